@@ -9,6 +9,9 @@ export const ERROR_CODES = [
   "CONFIG_INVALID", // a value has the wrong type or is out of range
   "CONFIG_UNREADABLE", // a fragment or directory cannot be read
   "CONFIG_TEMPLATE", // URL templating failed
+  "CONFIG_UNKNOWN_KEY", // warning: a key the agent does not know (ignored)
+  "CONFIG_IGNORED_FILE", // warning: a file in a config.d directory that is not read (not *.toml/*.json, not a file)
+  "CONFIG_NO_EFFECT", // warning: a setting that does nothing with the rest of the configuration
   // identity
   "IDENTITY_INVALID", // machine-id, group, platform, stream cannot be determined
   // deployment status
@@ -22,6 +25,7 @@ export const ERROR_CODES = [
   "GRAPH_NETWORK", // connection refused, DNS, TLS ...
   "GRAPH_BOOTED_NOT_FOUND", // the booted payload is not in the graph
   "GRAPH_NODE_INVALID", // a node lacks version/payload/age_index
+  "GRAPH_UNREADABLE", // a file:// graph cannot be read
   // state file
   "STATE_CORRUPT",
   "STATE_IO",
@@ -31,6 +35,8 @@ export const ERROR_CODES = [
   "DEPLOY_TRANSACTION_FAILED", // Finished(false, msg)
   "DEPLOY_TIMEOUT",
   "DEPLOY_VERIFY", // staged deployment is not what we asked for
+  "DEPLOY_UNSUPPORTED", // the request cannot be done on this host (OCI update on a non-OCI boot)
+  "DEPLOY_CANCELLED", // the caller aborted a transaction
   // strategies and coordination
   "STRATEGY_WINDOW",
   "LOCK_HTTP",
@@ -39,6 +45,7 @@ export const ERROR_CODES = [
   "ETCD_UNAVAILABLE",
   "ETCD_CONFLICT",
   "ETCD_AUTH",
+  "ETCD_REJECTED", // etcd refused a request for another reason than auth (bad request, not found)
   // host
   "HOST_IO",
   "HOOK_FAILED",

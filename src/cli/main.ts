@@ -3,6 +3,9 @@ import type { CliContext, CommandModule } from "./context.js";
 
 /** Subcommands, loaded on demand so `agentctl status` does not pay for the graph code. */
 const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  plan: () => import("./commands/plan.js"),
+  config: () => import("./commands/config.js"),
+  windows: () => import("./commands/windows.js"),
 };
 
 /** Pulls the global `--root DIR` / `--root=DIR` out of argv, wherever it stands. */

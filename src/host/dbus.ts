@@ -3,7 +3,7 @@
  * DBUS_SYSTEM_BUS_ADDRESS when set (tests, the demo, the e2e box), else the standard socket.
  * Every connection gets an `error` listener: without one, the library's emitted errors kill the process.
  */
-import { systemBus, Variant, type MessageBus } from "@jellybrick/dbus-next";
+import { sessionBus, Variant, type MessageBus } from "@jellybrick/dbus-next";
 
 export const DEFAULT_SYSTEM_BUS_ADDRESS = "unix:path=/run/dbus/system_bus_socket";
 
@@ -16,7 +16,9 @@ export function connectSystemBus(
   env: NodeJS.ProcessEnv = process.env,
   onError: (error: Error) => void = () => {},
 ): MessageBus {
-  const bus = systemBus({ busAddress: systemBusAddress(env) });
+  // The library's systemBus() reads process.env itself and ignores the address it is given;
+  // sessionBus() is the same client and honours an explicit address.
+  const bus = sessionBus({ busAddress: systemBusAddress(env) });
   bus.on("error" as never, onError as never);
   return bus;
 }

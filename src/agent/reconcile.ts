@@ -1,0 +1,89 @@
+/**
+ * At start, the persisted phase is checked against what the deployment manager reports, so a restart
+ * (kill -9, crash, reboot) resumes where the agent was without staging twice or finalizing twice.
+ * Pure: (persisted state, deployment facts, now) → (state to resume from, what to log).
+ */
+import type { AgentState, Phase, ReleaseRef } from "./state.js";
+
+export interface DeploymentFacts {
+  booted: { version: string; payload: string };
+  staged: { version: string; payload: string; finalizationLocked: boolean } | undefined;
+}
+
+export interface Reconciled {
+  state: AgentState;
+  notes: string[];
+}
+
+const same = (a: { payload: string }, b: { payload: string } | undefined) => b !== undefined && a.payload === b.payload;
+
+function resume(state: AgentState, phase: Phase, now: Date): AgentState {
+  const changed = phase.kind !== state.phase.kind;
+  return { ...state, phase, ...(changed ? { last_state_change: now.toISOString() } : {}) };
+}
+
+function denylist(state: AgentState, target: ReleaseRef, reason: string, now: Date): AgentState {
+  if (state.denylist.some((e) => e.payload === target.payload)) return state;
+  return {
+    ...state,
+    denylist: [...state.denylist, { payload: target.payload, version: target.version, reason, at: now.toISOString(), source: "local" }],
+  };
+}
+
+export function reconcileAtStart(state: AgentState, facts: DeploymentFacts, now: Date, maxPostponements: number): Reconciled {
+  const phase = state.phase;
+  const steady: Phase = { kind: "reporting-steady" };
+  switch (phase.kind) {
+    case "disabled":
+    case "idle":
+    case "reporting-steady":
+      return { state: resume(state, steady, now), notes: [] };
+
+    case "staging":
+      if (same(phase.target, facts.booted)) {
+        return { state: resume(state, steady, now), notes: [`${phase.target.version} is already booted`] };
+      }
+      if (same(phase.target, facts.staged) && facts.staged?.finalizationLocked) {
+        const staged: Phase = { kind: "staged", target: phase.target, staged_at: now.toISOString(), postponements_left: maxPostponements };
+        return { state: resume(state, staged, now), notes: [`found ${phase.target.version} already staged; not staging it again`] };
+      }
+      return { state, notes: [`resuming staging of ${phase.target.version} (failed attempts: ${phase.attempts})`] };
+
+    case "staged":
+      if (same(phase.target, facts.booted)) {
+        return { state: resume(state, steady, now), notes: [`${phase.target.version} was booted outside the agent`] };
+      }
+      if (same(phase.target, facts.staged)) {
+        return { state: resume(state, { ...phase, postponements_left: maxPostponements }, now), notes: [] };
+      }
+      // A reboot without finalization drops a locked deployment (coreos/zincati#554): stage it again.
+      return {
+        state: resume(state, { kind: "staging", target: phase.target, attempts: 0 }, now),
+        notes: [`staged deployment ${phase.target.version} is gone (reboot without finalization?); staging it again`],
+      };
+
+    case "finalizing":
+    case "finalized": {
+      const target = phase.target;
+      if (same(target, facts.booted)) {
+        return { state: resume(state, steady, now), notes: [`update applied: now running ${target.version}`] };
+      }
+      if (same(target, facts.staged)) {
+        if (facts.staged && !facts.staged.finalizationLocked) {
+          // FinalizeDeployment unlocked it: a reboot is already under way. Never finalize twice.
+          const finalized: Phase =
+            phase.kind === "finalized" ? phase : { kind: "finalized", target, finalized_at: now.toISOString() };
+          return { state: resume(state, finalized, now), notes: [`${target.version} is finalized; waiting for the reboot`] };
+        }
+        const staged: Phase = { kind: "staged", target, staged_at: now.toISOString(), postponements_left: maxPostponements };
+        return { state: resume(state, staged, now), notes: [`${target.version} is staged but was never finalized; waiting for the strategy again`] };
+      }
+      // Finalized, rebooted, and yet not running it: bootloader fallback, manual rollback or power loss.
+      const reason = `did not boot: finalized, but the node came back on ${facts.booted.version}`;
+      return {
+        state: resume(denylist(state, target, reason, now), steady, now),
+        notes: [`${target.version} ${reason}; it will not be retried automatically`],
+      };
+    }
+  }
+}

@@ -1,0 +1,2 @@
+export { STATE_PATH, statePath } from "./paths.js";
+export { StateFile, type LoadedState, type StateFileOptions, type StateLogLevel } from "./state-file.js";

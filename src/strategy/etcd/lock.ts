@@ -1,0 +1,170 @@
+/**
+ * `strategy = "etcd_lock"`: reboot slots straight from etcd, in Airlock's semaphore, so nodes with
+ * Zincati+Airlock and nodes with update-agent share one set of slots without a FleetLock server.
+ */
+import { AgentError, toAgentError } from "../../errors.js";
+import { systemClock, type Clock } from "../../host/clock.js";
+import { ETCD_CONFLICT, ETCD_RECONNECT, nextBackoff } from "../lock/backoff.js";
+import { noLog, remainingMs, type LockObservability, type LockOutcome, type LockWaitOptions, type RebootLock } from "../lock/index.js";
+import type { EtcdGateway } from "./gateway.js";
+import { decideAcquire, withoutHolder } from "./semaphore.js";
+import { dropScratch, evictIfFull, takeSlot, type AcquireScratch, type SlotContext } from "./slot.js";
+import { casSemaphore, ensureSemaphore, readGroup, readSemaphore, unchangedState, type SemaphoreState } from "./store.js";
+import { dropExpiryOps, expiringHolderOps, recordedLease } from "./ttl.js";
+import { waitInLine, DEFAULT_LINE_TUNING, waiterKey, type LineTuning } from "./waiting.js";
+import { AIRLOCK_DEFAULT_SLOTS, AIRLOCK_KEY_PREFIX, deleteOp, groupKeys, type GroupKeys } from "./wire.js";
+
+export interface EtcdLockOptions extends LockObservability {
+  gateway: EtcdGateway;
+  /** This node's holder id (the node UUID, as Zincati sends to Airlock). */
+  id: string;
+  group: string;
+  /** `updates.etcd_lock.key_prefix`; Airlock's `com.coreos.airlock` to share slots with Airlock. */
+  keyPrefix?: string | undefined;
+  /** total_slots when this agent creates the semaphore (default: Airlock's default_slots, 1). */
+  initialSlots?: number | undefined;
+  /** `updates.etcd_lock.ttl_secs`: 0 (default) = a slot never expires. See ttl.ts. */
+  ttlSecs?: number | undefined;
+  clock?: Clock | undefined;
+  rand?: (() => number) | undefined;
+  line?: Partial<LineTuning> | undefined;
+}
+
+export interface EtcdRebootLock extends RebootLock {
+  readonly keys: GroupKeys;
+}
+
+/**
+ * Lost compare-and-swap races tolerated in one call. Every lost race means someone else's write
+ * went through, so even a burst of holders releasing together gets through well within this.
+ */
+const MAX_CONFLICTS = 32;
+/** Transient failures retried within a call that does not wait. */
+const QUICK_ATTEMPTS = 3;
+
+type FirstAttempt = { kind: "acquired" } | { kind: "busy"; state: SemaphoreState; reason: string } | { kind: "queue" };
+
+export function createEtcdLock(options: EtcdLockOptions): EtcdRebootLock {
+  const keys = groupKeys(options.keyPrefix ?? AIRLOCK_KEY_PREFIX, options.group);
+  const tuning: LineTuning = { ...DEFAULT_LINE_TUNING, ...options.line };
+  const base: SlotContext = {
+    gateway: options.gateway,
+    keys,
+    id: options.id,
+    clock: options.clock ?? systemClock,
+    rand: options.rand ?? Math.random,
+    log: options.log ?? noLog,
+    initialSlots: options.initialSlots ?? AIRLOCK_DEFAULT_SLOTS,
+    ttlSecs: Math.max(0, options.ttlSecs ?? 0),
+  };
+
+  async function firstAttempt(ctx: SlotContext, scratch: AcquireScratch, willWait: boolean): Promise<FirstAttempt> {
+    const snapshot = await readGroup(ctx.gateway, keys, ctx.signal);
+    let state = snapshot.state ?? (await ensureSemaphore(ctx.gateway, keys, ctx.initialSlots, ctx.signal));
+    const othersWaiting = [...snapshot.waiters.keys()].some((w) => w !== ctx.id);
+    for (let conflicts = 0; ; conflicts++) {
+      state = (await evictIfFull(ctx, state)) ?? (await ensureSemaphore(ctx.gateway, keys, ctx.initialSlots, ctx.signal));
+      const decision = decideAcquire(state.semaphore, ctx.id);
+      if (decision.kind === "held") {
+        ctx.log("debug", "etcd: this node already holds a reboot slot", { id: ctx.id, key: keys.semaphore });
+        if (ctx.ttlSecs > 0) await renewExpiry(ctx, state);
+        return { kind: "acquired" };
+      }
+      if (decision.kind === "full") return { kind: "busy", state, reason: decision.reason };
+      // Those already in line were first: a waiting caller lines up behind them.
+      if (willWait && othersWaiting) return { kind: "queue" };
+      const result = await takeSlot(ctx, scratch, state, [deleteOp(waiterKey(keys, ctx.id))]);
+      if (result.ok) return { kind: "acquired" };
+      // Lost a race. A waiting caller lines up instead of colliding again with everyone else.
+      if (willWait) return { kind: "queue" };
+      if (conflicts + 1 >= MAX_CONFLICTS) {
+        throw new AgentError("ETCD_CONFLICT", `lost ${MAX_CONFLICTS} compare-and-swap races on the semaphore in a row`, { where: keys.semaphore });
+      }
+      state = result.current ?? (await ensureSemaphore(ctx.gateway, keys, ctx.initialSlots, ctx.signal));
+      await ctx.clock.sleep(nextBackoff(conflicts, ctx.rand, ETCD_CONFLICT), ctx.signal);
+    }
+  }
+
+  /** A holder calling acquire again pushes its expiry back (as Zincati re-calls pre-reboot while it waits). */
+  async function renewExpiry(ctx: SlotContext, state: SemaphoreState): Promise<void> {
+    const lease = await recordedLease(ctx.gateway, keys, ctx.id, ctx.signal);
+    if (lease && (await ctx.gateway.leaseKeepAlive(lease, ctx.signal)) > 0) return;
+    const fresh = await ctx.gateway.leaseGrant(ctx.ttlSecs, ctx.signal);
+    const result = await ctx.gateway.txn(unchangedState(keys, state), expiringHolderOps(keys, ctx.id, fresh, ctx.ttlSecs, ctx.clock.now()), [], ctx.signal);
+    if (!result.succeeded) await ctx.gateway.leaseRevoke(fresh).catch(() => {}); // changed meanwhile: the next call renews
+  }
+
+  /** Runs `step` until it yields an outcome, retrying transient failures with backoff until the deadline. */
+  async function withRetries(wait: LockWaitOptions, what: string, step: (ctx: SlotContext, deadline: number) => Promise<LockOutcome>): Promise<LockOutcome> {
+    const ctx: SlotContext = { ...base, signal: wait.signal };
+    const deadline = ctx.clock.now().getTime() + Math.max(0, wait.waitMs ?? 0);
+    for (let failures = 0; ; ) {
+      try {
+        return await step(ctx, deadline);
+      } catch (e) {
+        const error = toAgentError(e, "ETCD_UNAVAILABLE");
+        const transient = error.code === "ETCD_UNAVAILABLE" || error.code === "ETCD_CONFLICT";
+        failures++;
+        ctx.log(transient ? "warn" : "error", `etcd: ${what} failed: ${error.describe()}`, { id: ctx.id, key: keys.semaphore, attempt: failures });
+        const budget = remainingMs(deadline, ctx.clock.now().getTime());
+        if (!transient || wait.signal?.aborted || (budget <= 0 && failures >= QUICK_ATTEMPTS)) return { kind: "error", error };
+        const delay = nextBackoff(failures - 1, ctx.rand, ETCD_RECONNECT);
+        try {
+          await ctx.clock.sleep(budget > 0 ? Math.min(delay, budget) : delay, wait.signal);
+        } catch {
+          return { kind: "error", error };
+        }
+      }
+    }
+  }
+
+  return {
+    keys,
+    describe: () => `etcd_lock at ${options.gateway.describe()} (key ${keys.semaphore}, id ${options.id})`,
+
+    async acquire(wait = {}) {
+      const scratch: AcquireScratch = {};
+      const willWait = (wait.waitMs ?? 0) > 0;
+      try {
+        return await withRetries(wait, "acquiring a reboot slot", async (ctx, deadline) => {
+          const first = await firstAttempt(ctx, scratch, willWait);
+          if (first.kind === "acquired") return first;
+          if (!willWait || remainingMs(deadline, ctx.clock.now().getTime()) <= 0 || ctx.signal?.aborted) {
+            const busy = first.kind === "busy" ? first : { state: undefined, reason: "other nodes are waiting for a slot" };
+            ctx.log("info", `etcd: reboot slot busy: ${busy.reason}`, { id: ctx.id, key: keys.semaphore });
+            return {
+              kind: "busy",
+              reason: busy.reason,
+              ...(busy.state ? { holders: busy.state.semaphore.holders, slots: busy.state.semaphore.totalSlots } : {}),
+            };
+          }
+          return waitInLine(ctx, scratch, deadline, tuning);
+        });
+      } finally {
+        await dropScratch(base, scratch);
+      }
+    },
+
+    async release(wait = {}) {
+      return withRetries(wait, "releasing the reboot slot", async (ctx) => {
+        let state = await readSemaphore(ctx.gateway, keys, ctx.signal);
+        const lease = ctx.ttlSecs > 0 ? await recordedLease(ctx.gateway, keys, ctx.id, ctx.signal) : undefined;
+        for (let conflicts = 0; state?.semaphore.holders.includes(ctx.id); conflicts++) {
+          const cas = await casSemaphore(ctx.gateway, keys, state.kv, withoutHolder(state.semaphore, ctx.id), { success: dropExpiryOps(keys, ctx.id) }, ctx.signal);
+          if (cas.ok) {
+            ctx.log("info", "etcd: reboot slot released", { id: ctx.id, key: keys.semaphore });
+            if (lease) await ctx.gateway.leaseRevoke(lease).catch(() => {});
+            return { kind: "released" };
+          }
+          if (conflicts + 1 >= MAX_CONFLICTS) {
+            throw new AgentError("ETCD_CONFLICT", `lost ${MAX_CONFLICTS} compare-and-swap races on the semaphore in a row`, { where: keys.semaphore });
+          }
+          state = cas.current;
+          await ctx.clock.sleep(nextBackoff(conflicts, ctx.rand, ETCD_CONFLICT), ctx.signal);
+        }
+        ctx.log("debug", "etcd: this node holds no reboot slot", { id: ctx.id, key: keys.semaphore });
+        return { kind: "released" };
+      });
+    },
+  };
+}
