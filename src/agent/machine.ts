@@ -4,6 +4,7 @@
  * never repeats a stage or a finalize), runs each effect through the ports, and feeds the outcome back
  * as the next event. When no effect is pending it waits `nextDelayMs()` and sends a `tick`.
  */
+import type { BootRecord } from "../health/record.js";
 import type { AgentState, DenylistEntry, ErrorRecord, Phase, ReleaseRef, WaitReason } from "./state.js";
 
 export interface Policy {
@@ -34,11 +35,15 @@ export type AgentEvent =
   | { type: "gate"; result: GateResult }
   | { type: "finalized" }
   | { type: "finalize-failed"; error: ErrorRecord }
+  /** The staged deployment disappeared (someone ran `rpm-ostree cleanup -p`, or a reboot dropped it). */
+  | { type: "staged-lost" }
   // control, from the D-Bus API
   | { type: "check-now" }
   | { type: "apply-now" }
   | { type: "pause"; until: string }
-  | { type: "resume" };
+  | { type: "resume" }
+  // bookkeeping from the shell: the boot-verification record (written before finalizing, updated at boot)
+  | { type: "boot-recorded"; record: BootRecord | undefined };
 
 export type Effect =
   | { kind: "report-steady" }
@@ -106,6 +111,10 @@ function control(state: AgentState, event: AgentEvent, now: Date, policy: Policy
   switch (event.type) {
     case "pause":
       return stay({ ...state, paused_until: event.until });
+    case "boot-recorded": {
+      const { boot: _old, ...rest } = state;
+      return stay(event.record ? { ...rest, boot: event.record } : rest);
+    }
     case "resume": {
       const { paused_until: _dropped, ...rest } = state;
       return transition(rest, { type: "tick" }, now, policy);
@@ -210,6 +219,7 @@ export function transition(state: AgentState, event: AgentEvent, now: Date, p: P
     }
 
     case "finalizing":
+      if (event.type === "staged-lost") return startStaging(state, phase.target, now);
       if (event.type === "finalized") {
         return stay(withPhase(state, { kind: "finalized", target: phase.target, finalized_at: now.toISOString() }, now));
       }
@@ -221,6 +231,7 @@ export function transition(state: AgentState, event: AgentEvent, now: Date, p: P
       return stay(state);
 
     case "finalized":
+    case "held":
       return stay(state);
   }
 }

@@ -35,6 +35,7 @@ export function reconcileAtStart(state: AgentState, facts: DeploymentFacts, now:
   const steady: Phase = { kind: "reporting-steady" };
   switch (phase.kind) {
     case "disabled":
+    case "held":
     case "idle":
     case "reporting-steady":
       return { state: resume(state, steady, now), notes: [] };
@@ -78,7 +79,12 @@ export function reconcileAtStart(state: AgentState, facts: DeploymentFacts, now:
         const staged: Phase = { kind: "staged", target, staged_at: now.toISOString(), postponements_left: maxPostponements };
         return { state: resume(state, staged, now), notes: [`${target.version} is staged but was never finalized; waiting for the strategy again`] };
       }
-      // Finalized, rebooted, and yet not running it: bootloader fallback, manual rollback or power loss.
+      // Finalized, rebooted, and yet not running it (bootloader fallback, manual rollback, power loss): the
+      // boot record written before finalizing tells the boot verification what happened (src/health/verdict.ts).
+      // Without one (a state file from before verification existed), denylist it here.
+      if (state.boot?.kind === "pending") {
+        return { state: resume(state, steady, now), notes: [`${target.version} is not booted; boot verification decides what happened`] };
+      }
       const reason = `did not boot: finalized, but the node came back on ${facts.booted.version}`;
       return {
         state: resume(denylist(state, target, reason, now), steady, now),

@@ -5,6 +5,8 @@
  * with `finalizing` added as a write-ahead record so a crash during FinalizeDeployment never finalizes twice.
  */
 import { z } from "zod";
+import { BootRecordSchema } from "../health/record.js";
+import type { HealthReport } from "../health/report.js";
 
 export const ReleaseRefSchema = z.object({
   version: z.string(),
@@ -38,6 +40,8 @@ export const PhaseSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("finalizing"), target: ReleaseRefSchema, started_at: z.string() }),
   z.object({ kind: z.literal("finalized"), target: ReleaseRefSchema, finalized_at: z.string() }),
   z.object({ kind: z.literal("disabled") }),
+  /** Boot verification failed with on_failure = "hold" (or halt_on_failure): stay, keep the slot, wait for a human. */
+  z.object({ kind: z.literal("held"), message: z.string() }),
 ]);
 export type Phase = z.infer<typeof PhaseSchema>;
 export type PhaseKind = Phase["kind"];
@@ -73,6 +77,10 @@ export const AgentStateSchema = z.object({
   last_error: ErrorRecordSchema.optional(),
   deadend_reason: z.string().optional(),
   last_state_change: z.string().optional(),
+  /** Boot verification of the last finalized release (health checks, rollback): see src/health/verdict.ts. */
+  boot: BootRecordSchema.optional(),
+  /** The last health-check run, for `agentctl health` and status. Written by the agent, trusted as is. */
+  last_health: z.custom<HealthReport>((v) => typeof v === "object" && v !== null).optional(),
 });
 export type AgentState = z.infer<typeof AgentStateSchema>;
 

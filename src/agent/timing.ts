@@ -58,6 +58,7 @@ export function nextDelayMs(state: AgentState, now: Date, t: Timing, rand: () =>
     case "finalizing":
     case "finalized":
     case "disabled":
+    case "held":
       return jittered(t.endIntervalSecs);
     case "reporting-steady":
     case "staging":

@@ -75,6 +75,8 @@ export function statusText(state: AgentState, progress?: Progress): string {
       return `finalizing update: ${p.target.version}`;
     case "finalized":
       return `update applied, waiting for reboot: ${p.target.version}`;
+    case "held":
+      return `held: ${p.message}`;
   }
 }
 

@@ -6,6 +6,13 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   plan: () => import("./commands/plan.js"),
   config: () => import("./commands/config.js"),
   windows: () => import("./commands/windows.js"),
+  status: () => import("./commands/status.js"),
+  check: () => import("./commands/control.js").then((m) => m.check),
+  "apply-now": () => import("./commands/control.js").then((m) => m.applyNow),
+  pause: () => import("./commands/control.js").then((m) => m.pause),
+  resume: () => import("./commands/control.js").then((m) => m.resume),
+  denylist: () => import("./commands/denylist.js"),
+  health: () => import("./commands/health.js"),
 };
 
 /** Pulls the global `--root DIR` / `--root=DIR` out of argv, wherever it stands. */

@@ -30,6 +30,8 @@ export interface SessionWatcher {
   listInteractiveSessions(): Promise<InteractiveSession[]>;
   /** Inhibitors that block shutdown (`what` includes `shutdown`, mode `block`). */
   listBlockInhibitors(): Promise<BlockInhibitor[]>;
+  /** A plain `systemctl reboot` through logind (polkit: org.freedesktop.login1.reboot). */
+  reboot(): Promise<void>;
 }
 
 export interface LogindOptions {
@@ -99,6 +101,10 @@ export function createLogindWatcher(options: LogindOptions): SessionWatcher {
             pid: Number(pid),
           }))
           .filter(blocksShutdown);
+      }),
+    reboot: () =>
+      withLogind(options.env, timeoutMs, async (call) => {
+        await call(MANAGER_PATH, MANAGER, "Reboot", "b", [false]);
       }),
   };
 }

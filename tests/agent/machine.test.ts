@@ -164,3 +164,9 @@ test("the state-change time moves only when the phase kind changes", () => {
   assert.equal(run(s, [{ type: "checked", result: { outcome: "no-update" } }]).state.last_state_change, "2026-01-01T00:00:00Z");
   assert.equal(run(s, [{ type: "checked", result: { outcome: "update", target: r1 } }]).state.last_state_change, now.toISOString());
 });
+
+test("a staged deployment that vanished before finalizing is staged again", () => {
+  const { state, effects } = run(staged(), [{ type: "gate", result: { allowed: true, slotHeld: false } }, { type: "staged-lost" }]);
+  assert.deepEqual(effects, ["finalize", "stage"]);
+  assert.deepEqual(state.phase, { kind: "staging", target: r1, attempts: 0 });
+});

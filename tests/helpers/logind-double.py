@@ -37,6 +37,9 @@ MANAGER_XML = """
     <method name="ListInhibitors">
       <arg name="inhibitors" type="a(ssssuu)" direction="out"/>
     </method>
+    <method name="Reboot">
+      <arg name="interactive" type="b" direction="in"/>
+    </method>
   </interface>
 </node>
 """
@@ -116,6 +119,11 @@ class Logind:
                 (i["what"], i["who"], i["why"], i["mode"], i.get("uid", 0), i.get("pid", 1)) for i in inhibitors
             ]
             invocation.return_value(GLib.Variant("(a(ssssuu))", (rows,)))
+        elif method == "Reboot":
+            # Recorded next to the state file; the test harness decides what a reboot means.
+            with open(self.state_path + ".reboots", "a", encoding="utf-8") as f:
+                f.write("reboot\n")
+            invocation.return_value(None)
         else:
             invocation.return_dbus_error("org.freedesktop.DBus.Error.UnknownMethod", method)
 

@@ -3,7 +3,7 @@
  * change the sessions and inhibitors it reports while it runs.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, renameSync, rmSync, writeFileSync, existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -35,6 +35,8 @@ export interface DoubleInhibitor {
 export interface LogindDouble {
   /** Replaces what the double reports from its next call on. */
   set(sessions: DoubleSession[], inhibitors?: DoubleInhibitor[]): void;
+  /** How many times `Reboot` was called. */
+  reboots(): number;
   stop(): Promise<void>;
 }
 
@@ -78,6 +80,9 @@ export async function startLogindDouble(options: {
     set(sessions, inhibitors = inhibitorsNow) {
       inhibitorsNow = inhibitors;
       write(sessions, inhibitors);
+    },
+    reboots() {
+      return existsSync(`${statePath}.reboots`) ? readFileSync(`${statePath}.reboots`, "utf8").split("\n").filter(Boolean).length : 0;
     },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {

@@ -7,10 +7,11 @@ import { systemClock, type Clock } from "../../host/clock.js";
 import { ETCD_CONFLICT, ETCD_RECONNECT, nextBackoff } from "../lock/backoff.js";
 import { noLog, remainingMs, type LockObservability, type LockOutcome, type LockWaitOptions, type RebootLock } from "../lock/index.js";
 import type { EtcdGateway } from "./gateway.js";
-import { decideAcquire, withoutHolder } from "./semaphore.js";
+import { decideAcquire } from "./semaphore.js";
+import { releaseSlot } from "./release.js";
 import { dropScratch, evictIfFull, takeSlot, type AcquireScratch, type SlotContext } from "./slot.js";
-import { casSemaphore, ensureSemaphore, readGroup, readSemaphore, unchangedState, type SemaphoreState } from "./store.js";
-import { dropExpiryOps, expiringHolderOps, recordedLease } from "./ttl.js";
+import { ensureSemaphore, readGroup, readSemaphore, unchangedState, type SemaphoreState } from "./store.js";
+import { expiringHolderOps, recordedLease } from "./ttl.js";
 import { waitInLine, DEFAULT_LINE_TUNING, waiterKey, type LineTuning } from "./waiting.js";
 import { AIRLOCK_DEFAULT_SLOTS, AIRLOCK_KEY_PREFIX, deleteOp, groupKeys, type GroupKeys } from "./wire.js";
 
@@ -42,8 +43,6 @@ const MAX_CONFLICTS = 32;
 /** Transient failures retried within a call that does not wait. */
 const QUICK_ATTEMPTS = 3;
 
-type FirstAttempt = { kind: "acquired" } | { kind: "busy"; state: SemaphoreState; reason: string } | { kind: "queue" };
-
 export function createEtcdLock(options: EtcdLockOptions): EtcdRebootLock {
   const keys = groupKeys(options.keyPrefix ?? AIRLOCK_KEY_PREFIX, options.group);
   const tuning: LineTuning = { ...DEFAULT_LINE_TUNING, ...options.line };
@@ -58,31 +57,38 @@ export function createEtcdLock(options: EtcdLockOptions): EtcdRebootLock {
     ttlSecs: Math.max(0, options.ttlSecs ?? 0),
   };
 
-  async function firstAttempt(ctx: SlotContext, scratch: AcquireScratch, willWait: boolean): Promise<FirstAttempt> {
+  /** One try without waiting, as Airlock's RecursiveLock, except that it does not jump the line. */
+  async function tryOnce(ctx: SlotContext, scratch: AcquireScratch): Promise<LockOutcome> {
     const snapshot = await readGroup(ctx.gateway, keys, ctx.signal);
     let state = snapshot.state ?? (await ensureSemaphore(ctx.gateway, keys, ctx.initialSlots, ctx.signal));
-    const othersWaiting = [...snapshot.waiters.keys()].some((w) => w !== ctx.id);
+    const waiting = [...snapshot.waiters.keys()].filter((w) => w !== ctx.id).length;
     for (let conflicts = 0; ; conflicts++) {
       state = (await evictIfFull(ctx, state)) ?? (await ensureSemaphore(ctx.gateway, keys, ctx.initialSlots, ctx.signal));
       const decision = decideAcquire(state.semaphore, ctx.id);
       if (decision.kind === "held") {
-        ctx.log("debug", "etcd: this node already holds a reboot slot", { id: ctx.id, key: keys.semaphore });
-        if (ctx.ttlSecs > 0) await renewExpiry(ctx, state);
+        await alreadyHeld(ctx, state);
         return { kind: "acquired" };
       }
-      if (decision.kind === "full") return { kind: "busy", state, reason: decision.reason };
-      // Those already in line were first: a waiting caller lines up behind them.
-      if (willWait && othersWaiting) return { kind: "queue" };
+      const busy = (reason: string): LockOutcome => {
+        ctx.log("info", `etcd: reboot slot busy: ${reason}`, { id: ctx.id, key: keys.semaphore });
+        return { kind: "busy", reason, holders: state.semaphore.holders, slots: state.semaphore.totalSlots };
+      };
+      if (decision.kind === "full") return busy(decision.reason);
+      // A free slot with nodes in line is about to be handed to the first of them.
+      if (waiting > 0) return busy(`${waiting} node(s) already waiting in line for a slot`);
       const result = await takeSlot(ctx, scratch, state, [deleteOp(waiterKey(keys, ctx.id))]);
       if (result.ok) return { kind: "acquired" };
-      // Lost a race. A waiting caller lines up instead of colliding again with everyone else.
-      if (willWait) return { kind: "queue" };
       if (conflicts + 1 >= MAX_CONFLICTS) {
         throw new AgentError("ETCD_CONFLICT", `lost ${MAX_CONFLICTS} compare-and-swap races on the semaphore in a row`, { where: keys.semaphore });
       }
       state = result.current ?? (await ensureSemaphore(ctx.gateway, keys, ctx.initialSlots, ctx.signal));
       await ctx.clock.sleep(nextBackoff(conflicts, ctx.rand, ETCD_CONFLICT), ctx.signal);
     }
+  }
+
+  async function alreadyHeld(ctx: SlotContext, state: SemaphoreState | undefined): Promise<void> {
+    ctx.log("debug", "etcd: this node already holds a reboot slot", { id: ctx.id, key: keys.semaphore });
+    if (ctx.ttlSecs > 0 && state) await renewExpiry(ctx, state);
   }
 
   /** A holder calling acquire again pushes its expiry back (as Zincati re-calls pre-reboot while it waits). */
@@ -124,21 +130,17 @@ export function createEtcdLock(options: EtcdLockOptions): EtcdRebootLock {
 
     async acquire(wait = {}) {
       const scratch: AcquireScratch = {};
-      const willWait = (wait.waitMs ?? 0) > 0;
       try {
         return await withRetries(wait, "acquiring a reboot slot", async (ctx, deadline) => {
-          const first = await firstAttempt(ctx, scratch, willWait);
-          if (first.kind === "acquired") return first;
-          if (!willWait || remainingMs(deadline, ctx.clock.now().getTime()) <= 0 || ctx.signal?.aborted) {
-            const busy = first.kind === "busy" ? first : { state: undefined, reason: "other nodes are waiting for a slot" };
-            ctx.log("info", `etcd: reboot slot busy: ${busy.reason}`, { id: ctx.id, key: keys.semaphore });
-            return {
-              kind: "busy",
-              reason: busy.reason,
-              ...(busy.state ? { holders: busy.state.semaphore.holders, slots: busy.state.semaphore.totalSlots } : {}),
-            };
+          if ((wait.waitMs ?? 0) <= 0) return tryOnce(ctx, scratch);
+          // Waiting callers always get in line (it costs the same as a try when slots are free),
+          // so a crowd arriving at once is served in order instead of colliding on the semaphore.
+          const outcome = await waitInLine(ctx, scratch, deadline, tuning);
+          if (outcome.kind === "acquired" && "alreadyHeld" in outcome) {
+            await alreadyHeld(ctx, ctx.ttlSecs > 0 ? await readSemaphore(ctx.gateway, keys, ctx.signal) : undefined);
+            return { kind: "acquired" };
           }
-          return waitInLine(ctx, scratch, deadline, tuning);
+          return outcome;
         });
       } finally {
         await dropScratch(base, scratch);
@@ -147,22 +149,14 @@ export function createEtcdLock(options: EtcdLockOptions): EtcdRebootLock {
 
     async release(wait = {}) {
       return withRetries(wait, "releasing the reboot slot", async (ctx) => {
-        let state = await readSemaphore(ctx.gateway, keys, ctx.signal);
         const lease = ctx.ttlSecs > 0 ? await recordedLease(ctx.gateway, keys, ctx.id, ctx.signal) : undefined;
-        for (let conflicts = 0; state?.semaphore.holders.includes(ctx.id); conflicts++) {
-          const cas = await casSemaphore(ctx.gateway, keys, state.kv, withoutHolder(state.semaphore, ctx.id), { success: dropExpiryOps(keys, ctx.id) }, ctx.signal);
-          if (cas.ok) {
-            ctx.log("info", "etcd: reboot slot released", { id: ctx.id, key: keys.semaphore });
-            if (lease) await ctx.gateway.leaseRevoke(lease).catch(() => {});
-            return { kind: "released" };
-          }
-          if (conflicts + 1 >= MAX_CONFLICTS) {
-            throw new AgentError("ETCD_CONFLICT", `lost ${MAX_CONFLICTS} compare-and-swap races on the semaphore in a row`, { where: keys.semaphore });
-          }
-          state = cas.current;
-          await ctx.clock.sleep(nextBackoff(conflicts, ctx.rand, ETCD_CONFLICT), ctx.signal);
+        const result = await releaseSlot(ctx.gateway, keys, ctx.id, ctx);
+        if (!result.wasHolder) {
+          ctx.log("debug", "etcd: this node holds no reboot slot", { id: ctx.id, key: keys.semaphore });
+          return { kind: "released" };
         }
-        ctx.log("debug", "etcd: this node holds no reboot slot", { id: ctx.id, key: keys.semaphore });
+        ctx.log("info", "etcd: reboot slot released", { id: ctx.id, key: keys.semaphore, ...(result.handedTo.length ? { handed_to: result.handedTo } : {}) });
+        if (lease) await ctx.gateway.leaseRevoke(lease).catch(() => {});
         return { kind: "released" };
       });
     },

@@ -12,7 +12,7 @@ export interface Semaphore {
   holders: string[];
 }
 
-const ASCII = /^[\x00-\x7f]*$/;
+const ASCII = /^[ -~]*$/; // printable ASCII; anything else takes the byte-wise path
 
 /** Byte-wise order of the UTF-8 encodings, like Go; JS's default order differs beyond ASCII. */
 export function compareBytes(a: string, b: string): number {
@@ -88,31 +88,42 @@ export function decideAcquire(semaphore: Semaphore, id: string): AcquireDecision
   return { kind: "take", next: withHolder(semaphore, id) };
 }
 
-/**
- * Waiting in line. Waiters queue by the create_revision of their `waiters/<id>` key; `ahead` is the
- * set of waiters that queued before us and have not been seen taking a slot since. Only the
- * waiters that fit into the free slots try, so a release wakes one compare-and-swap, not the
- * whole fleet; each tries `rank × staggerMs` late so that several free slots are taken one after
- * the other instead of by colliding writes.
- */
-export type WaiterDecision =
-  | { kind: "held" }
-  | { kind: "attempt"; rank: number; delayMs: number }
-  | { kind: "wait"; rank: number; free: number };
-
-export function decideWhileWaiting(semaphore: Semaphore, ahead: ReadonlySet<string>, id: string, staggerMs: number): WaiterDecision {
-  if (semaphore.holders.includes(id)) return { kind: "held" };
-  const rank = ahead.size;
-  const free = freeSlots(semaphore);
-  if (rank < free) return { kind: "attempt", rank, delayMs: rank * staggerMs };
-  return { kind: "wait", rank, free };
+/** The first in line: already handed a slot, a slot to take, or nothing to do but wait. */
+export function decideWhileWaiting(semaphore: Semaphore, id: string): "held" | "take" | "wait" {
+  if (semaphore.holders.includes(id)) return "held";
+  return freeSlots(semaphore) > 0 ? "take" : "wait";
 }
 
-/** Waiters ahead of us that now appear as holders have left the line. */
-export function advanceQueue(ahead: ReadonlySet<string>, semaphore: Semaphore): ReadonlySet<string> {
-  // Runs on every watch event of every waiter: copy only when someone actually left the line.
-  if (!semaphore.holders.some((h) => ahead.has(h))) return ahead;
-  const next = new Set(ahead);
-  for (const holder of semaphore.holders) next.delete(holder);
-  return next;
+/** A node at the front of the line, as a releasing holder sees it. */
+export interface FrontWaiter {
+  id: string;
+  /** It uses holder expiry, so it must take the slot itself (with its own lease). */
+  takesItself: boolean;
+}
+
+export type ReleaseDecision = { kind: "not-held" } | { kind: "release"; next: Semaphore; handedTo: string[] };
+
+/**
+ * Fills the free slots of `semaphore` with the first waiters, in order. A waiter that must take
+ * its slot itself stops the handover there, so nobody behind it jumps the line.
+ */
+export function handOver(semaphore: Semaphore, front: readonly FrontWaiter[], skip: string): { next: Semaphore; handedTo: string[] } {
+  let next = semaphore;
+  const handedTo: string[] = [];
+  for (const waiter of front) {
+    if (freeSlots(next) === 0 || waiter.takesItself) break;
+    if (waiter.id === skip || next.holders.includes(waiter.id)) continue;
+    next = withHolder(next, waiter.id);
+    handedTo.push(waiter.id);
+  }
+  return { next, handedTo };
+}
+
+/**
+ * Releasing hands the freed slot straight to the first waiter(s) in the same write: the slot is
+ * never idle, and the waiters do not race each other (or the releasers) for it.
+ */
+export function decideRelease(semaphore: Semaphore, id: string, front: readonly FrontWaiter[]): ReleaseDecision {
+  if (!semaphore.holders.includes(id)) return { kind: "not-held" };
+  return { kind: "release", ...handOver(withoutHolder(semaphore, id), front, id) };
 }

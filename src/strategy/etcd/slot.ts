@@ -8,7 +8,7 @@ import type { EtcdGateway } from "./gateway.js";
 import { freeSlots, withHolder } from "./semaphore.js";
 import { casSemaphore, type CasResult, type SemaphoreState } from "./store.js";
 import { dropExpiryOps, evictExpiredHolders, expiringHolderOps } from "./ttl.js";
-import type { GroupKeys, Op } from "./wire.js";
+import { deleteOp, exists, type GroupKeys, type Op } from "./wire.js";
 
 export interface SlotContext {
   gateway: EtcdGateway;
@@ -29,8 +29,11 @@ export interface AcquireScratch {
   expiryLease?: string | undefined;
 }
 
-/** Adds us to `holders` if the key is still as `state.kv` says (plus `extra` ops in the same txn). */
-export async function takeSlot(ctx: SlotContext, scratch: AcquireScratch, state: SemaphoreState, extra: Op[] = []): Promise<CasResult> {
+/**
+ * Adds us to `holders` if the key is still as `state.kv` says, plus `extra` ops in the same txn;
+ * `handTo` also puts those waiters in (their keys must still exist, and are deleted).
+ */
+export async function takeSlot(ctx: SlotContext, scratch: AcquireScratch, state: SemaphoreState, extra: Op[] = [], handTo: string[] = []): Promise<CasResult> {
   let expiry: Op[];
   if (ctx.ttlSecs > 0) {
     scratch.expiryLease ??= await ctx.gateway.leaseGrant(ctx.ttlSecs, ctx.signal);
@@ -38,7 +41,16 @@ export async function takeSlot(ctx: SlotContext, scratch: AcquireScratch, state:
   } else {
     expiry = dropExpiryOps(ctx.keys, ctx.id); // an old marker must not make a non-expiring slot expire
   }
-  const result = await casSemaphore(ctx.gateway, ctx.keys, state.kv, withHolder(state.semaphore, ctx.id), { success: [...expiry, ...extra] }, ctx.signal);
+  const handedKeys = handTo.map((w) => `${ctx.keys.waitersPrefix}${w}`);
+  const next = handTo.reduce(withHolder, withHolder(state.semaphore, ctx.id));
+  const result = await casSemaphore(
+    ctx.gateway,
+    ctx.keys,
+    state.kv,
+    next,
+    { success: [...expiry, ...extra, ...handedKeys.map(deleteOp)], compare: handedKeys.map(exists) },
+    ctx.signal,
+  );
   if (result.ok) {
     scratch.expiryLease = undefined; // now owned by the slot
     ctx.log("info", "etcd: reboot slot acquired", {
@@ -46,6 +58,7 @@ export async function takeSlot(ctx: SlotContext, scratch: AcquireScratch, state:
       key: ctx.keys.semaphore,
       holders: result.state.semaphore.holders.length,
       total_slots: result.state.semaphore.totalSlots,
+      ...(handTo.length ? { handed_to: handTo } : {}),
     });
   }
   return result;

@@ -1,191 +1,260 @@
 /**
- * Waiting for a slot without hammering etcd. A waiter puts a leased `waiters/<id>` key (its
- * create_revision is its place in line), notes who queued before it, and watches the semaphore
- * key through the gateway's `/v3/watch` stream. Every change arrives as an event carrying the
- * new value, so waiting costs no requests; waiters ahead of us leave the line when they show up
- * as holders; only waiters whose place fits into the free slots try a compare-and-swap. A waiter
- * that dies stops renewing its lease and drops out of line by itself.
+ * Waiting for a slot without hammering etcd. A waiter puts a leased `waiters/<id>` key: its
+ * create_revision is its place in line. Like etcd's own lock recipe, each waiter watches only the
+ * waiter just ahead of it (through the gateway's `/v3/watch` stream) and wakes when that key is
+ * deleted; only the first in line watches the semaphore itself. So a release wakes one or two
+ * nodes, not the fleet, and waiting costs no requests.
+ *
+ * Usually a releasing holder hands its slot straight to the first waiter(s) (release.ts), deleting
+ * their waiter keys in the same write. When a slot is simply freed instead (an Airlock node
+ * released, an admin added slots), the first in line takes it with a compare-and-swap. A waiter
+ * that dies stops renewing its lease, its key vanishes, and the one behind it moves up.
  */
 import { toAgentError } from "../../errors.js";
 import { ETCD_CONFLICT, ETCD_RECONNECT, nextBackoff } from "../lock/backoff.js";
 import { remainingMs, type LockOutcome } from "../lock/index.js";
-import { advanceQueue, decideWhileWaiting, freeSlots, type Semaphore } from "./semaphore.js";
+import { frontWaiter } from "./release.js";
+import { decideWhileWaiting, freeSlots, handOver, withHolder, type Semaphore } from "./semaphore.js";
 import { evictIfFull, takeSlot, type AcquireScratch, type SlotContext } from "./slot.js";
-import { ensureSemaphore, readGroup, stateFromKv, semaphoreWhere, type SemaphoreState } from "./store.js";
-import { deleteOp, getOp, putOp, type GroupKeys, type WatchMessage } from "./wire.js";
+import { ensureSemaphore, readSemaphore, semaphoreWhere, stateFromKv, type SemaphoreState } from "./store.js";
+import { deleteOp, getOp, newestOp, oldestOp, putOp, type GroupKeys, type WatchMessage } from "./wire.js";
 
 export interface LineTuning {
-  /** Lease on a waiter's key: how long a dead waiter can hold up the line. */
+  /** Lease on a waiter's key: how long a dead waiter stays in line (and can be handed a slot). */
   waiterLeaseTtlSecs: number;
-  /** Delay per place in line before a waiter tries, so several free slots are taken in turn. */
-  staggerMs: number;
-  /** With slots free but nobody ahead taking them for this long, re-read the line (someone left it). */
-  stallRefreshMs: number;
 }
 
-export const DEFAULT_LINE_TUNING: LineTuning = { waiterLeaseTtlSecs: 30, staggerMs: 10, stallRefreshMs: 1_000 };
+export const DEFAULT_LINE_TUNING: LineTuning = { waiterLeaseTtlSecs: 20 };
 
 export function waiterKey(keys: GroupKeys, id: string): string {
   return `${keys.waitersPrefix}${id}`;
 }
 
+/** What a waiter key says; `ttl_secs` tells a releasing holder to let the waiter take the slot itself. */
+export function waiterValue(since: Date, ttlSecs: number): string {
+  return JSON.stringify({ since: since.toISOString(), ...(ttlSecs > 0 ? { ttl_secs: ttlSecs } : {}) });
+}
+
 type Wake = { kind: "message"; message: IteratorResult<WatchMessage> } | { kind: "broken"; error: unknown } | { kind: "timer" };
 const TIMER: Wake = { kind: "timer" };
 /** A fixed abort reason: aborting without one allocates a DOMException each time. */
-const REARMED = new Error("timer re-armed");
+const STOPPED = new Error("stopped");
 
-type SessionEnd = LockOutcome | "reregister" | "resnapshot";
+/** How a session ends: with a slot (and whether our waiter key is already gone), or by starting over. */
+type SessionEnd = { kind: "acquired"; keyGone: boolean; alreadyHeld?: boolean } | { kind: "timeout" } | { kind: "reregister" } | { kind: "resnapshot" };
 
 /** Waits in line until this node holds a slot or `deadlineMs` passes (then: busy). */
-export async function waitInLine(ctx: SlotContext, scratch: AcquireScratch, deadlineMs: number, tuning: LineTuning): Promise<LockOutcome> {
+export async function waitInLine(
+  ctx: SlotContext,
+  scratch: AcquireScratch,
+  deadlineMs: number,
+  tuning: LineTuning = DEFAULT_LINE_TUNING,
+): Promise<LockOutcome | { kind: "acquired"; alreadyHeld: true }> {
   const { gateway, keys, id, clock } = ctx;
   const myKey = waiterKey(keys, id);
+  const now = () => clock.now().getTime();
+  const keepaliveEveryMs = (tuning.waiterLeaseTtlSecs * 1000) / 3;
   let lease: string | undefined;
   let place: number | undefined; // create_revision of our waiter key
+  let nextKeepalive = Infinity;
   let last: Semaphore | undefined;
-  let leftLine = false;
-  const now = () => clock.now().getTime();
-  const busy = (): LockOutcome => ({
-    kind: "busy",
-    reason: last ? `all ${last.totalSlots} semaphore slots currently locked` : "waiting for a reboot slot",
-    ...(last ? { holders: last.holders, slots: last.totalSlots } : {}),
-  });
 
-  async function lineUp(): Promise<void> {
-    lease = await gateway.leaseGrant(tuning.waiterLeaseTtlSecs, ctx.signal);
-    const value = JSON.stringify({ since: clock.now().toISOString() });
-    const result = await gateway.txn([], [putOp(myKey, value, lease), getOp(myKey)], [], ctx.signal);
-    place = result.ranges[1]?.kvs[0]?.createRevision;
-    ctx.log("info", "etcd: all reboot slots taken; waiting in line", { id, key: keys.semaphore });
+  /** What one read tells a waiter: the semaphore, whether we are still in line, who is just ahead. */
+  interface View {
+    state: SemaphoreState | undefined;
+    inLine: boolean;
+    predecessor: string | undefined;
+    revision: number;
   }
 
-  async function session(): Promise<SessionEnd> {
-    if (lease === undefined || place === undefined) await lineUp();
-    const snapshot = await readGroup(gateway, keys, ctx.signal, place);
-    if (!snapshot.waiters.has(id)) return "reregister"; // our lease ran out while etcd was away
-    if (!snapshot.state) {
-      await ensureSemaphore(gateway, keys, ctx.initialSlots, ctx.signal);
-      return "resnapshot";
-    }
-    let state: SemaphoreState = snapshot.state;
-    let ahead: ReadonlySet<string> = advanceQueue(new Set([...snapshot.waiters].filter(([w, rev]) => w !== id && rev < place!).map(([w]) => w)), state.semaphore);
-    let lastChange = now();
-    let nextKeepalive = now() + (tuning.waiterLeaseTtlSecs * 1000) / 3;
-    let attemptAt: number | undefined;
-    let conflicts = 0;
+  /** Gets in line and looks around in the same txn (etcd ranges see the txn's own put). */
+  async function lineUp(): Promise<View> {
+    lease = await gateway.leaseGrant(tuning.waiterLeaseTtlSecs, ctx.signal);
+    nextKeepalive = now() + keepaliveEveryMs;
+    const result = await gateway.txn(
+      [],
+      [putOp(myKey, waiterValue(clock.now(), ctx.ttlSecs), lease), getOp(keys.semaphore), getOp(myKey), newestOp(keys.waitersPrefix, undefined, 2)],
+      [],
+      ctx.signal,
+    );
+    const [, semaphoreRange, mine, newest] = result.ranges;
+    place = mine?.kvs[0]?.createRevision;
+    const [first, second] = newest?.kvs ?? [];
+    // A fresh key is the newest one, and the one before it is ours to watch. An old key of ours
+    // (a restart while it was still alive) sits further up the line: look it up properly.
+    if (place === undefined || first?.key !== myKey) return look();
+    return { state: stateFromKv(semaphoreRange?.kvs[0], semaphoreWhere(gateway, keys)), inLine: true, predecessor: second?.key, revision: result.revision };
+  }
 
+  async function look(): Promise<View> {
+    const result = await gateway.txn([], [getOp(keys.semaphore), getOp(myKey), newestOp(keys.waitersPrefix, Math.max(1, place! - 1))], [], ctx.signal);
+    const [semaphoreRange, mine, ahead] = result.ranges;
+    return {
+      state: stateFromKv(semaphoreRange?.kvs[0], semaphoreWhere(gateway, keys)),
+      inLine: mine?.kvs[0] !== undefined,
+      predecessor: ahead?.kvs[0]?.key,
+      revision: result.revision,
+    };
+  }
+
+  /** Watches `key` from `fromRevision`; `onEvents` decides on each batch, timers run in between. */
+  async function watchUntil(
+    key: string,
+    fromRevision: number,
+    onEvents: (events: Extract<WatchMessage, { kind: "events" }>["events"]) => Promise<SessionEnd | undefined>,
+    onTick: () => Promise<SessionEnd | undefined>,
+  ): Promise<SessionEnd> {
     const stop = new AbortController();
-    const onAbort = () => stop.abort();
+    const onAbort = () => stop.abort(STOPPED);
     ctx.signal?.addEventListener("abort", onAbort, { once: true });
-    const events = gateway.watch(keys.semaphore, snapshot.revision + 1, stop.signal)[Symbol.asyncIterator]();
-    const nextWake = (): Promise<Wake> =>
-      events.next().then(
-        (message) => ({ kind: "message", message }),
-        (error: unknown) => ({ kind: "broken", error }),
-      );
+    const events = gateway.watch(key, fromRevision, stop.signal)[Symbol.asyncIterator]();
+    const nextWake = (): Promise<Wake> => events.next().then((message) => ({ kind: "message", message }), (error: unknown) => ({ kind: "broken", error }));
     let pending = nextWake();
-    let timer: { at: number; cancel: AbortController; fired: Promise<Wake> } = { at: NaN, cancel: new AbortController(), fired: new Promise(() => {}) };
+    let timer = { at: NaN, cancel: new AbortController(), fired: new Promise<Wake>(() => {}) };
     try {
       while (true) {
-        last = state.semaphore;
-        const decision = decideWhileWaiting(state.semaphore, ahead, id, tuning.staggerMs);
-        if (decision.kind === "held") return { kind: "acquired" };
-        if (decision.kind === "attempt") {
-          const jitter = conflicts > 0 ? nextBackoff(conflicts - 1, ctx.rand, ETCD_CONFLICT) : 0;
-          attemptAt = Math.min(attemptAt ?? Infinity, now() + decision.delayMs + jitter);
-          if (attemptAt <= now()) {
-            attemptAt = undefined;
-            const result = await takeSlot(ctx, scratch, state, [deleteOp(myKey)]);
-            if (result.ok) {
-              leftLine = true; // the same txn deleted our waiter key
-              return { kind: "acquired" };
-            }
-            if (!result.current) return "resnapshot";
-            conflicts++;
-            state = result.current;
-            ahead = advanceQueue(ahead, state.semaphore);
-            lastChange = now();
-            continue;
-          }
-        } else {
-          attemptAt = undefined;
-        }
-        const stalled = decision.kind === "wait" && decision.free > 0 ? lastChange + tuning.stallRefreshMs : Infinity;
-        const wakeAt = Math.min(deadlineMs, nextKeepalive, attemptAt ?? Infinity, stalled);
+        const wakeAt = Math.min(deadlineMs, nextKeepalive);
         if (wakeAt !== timer.at) {
-          // Re-armed only when the wake-up time moves: events stream in far more often than that.
-          timer.cancel.abort(REARMED);
+          timer.cancel.abort(STOPPED);
           const cancel = new AbortController();
           timer = { at: wakeAt, cancel, fired: clock.sleep(Math.max(0, wakeAt - now()), cancel.signal).then(() => TIMER, () => TIMER) };
         }
         const wake = await Promise.race([pending, timer.fired]);
         if (wake.kind === "timer") timer = { ...timer, at: NaN };
-        if (ctx.signal?.aborted || now() >= deadlineMs) return busy();
+        if (ctx.signal?.aborted || now() >= deadlineMs) return { kind: "timeout" };
         if (wake.kind === "broken") throw wake.error;
         if (wake.kind === "message") {
           pending = nextWake();
-          if (wake.message.done) return "resnapshot";
-          const message = wake.message.value;
-          if (message.kind === "canceled") return "resnapshot"; // compacted past our revision
-          if (message.kind === "events") {
-            for (const event of message.events) {
-              const next = event.type === "PUT" ? stateFromKv(event.kv, semaphoreWhere(gateway, keys)) : undefined;
-              if (!next) return "resnapshot"; // deleted by an admin: re-create and start over
-              state = next;
-            }
-            ahead = advanceQueue(ahead, state.semaphore);
-            lastChange = now();
+          if (wake.message.done || wake.message.value.kind === "canceled") return { kind: "resnapshot" };
+          if (wake.message.value.kind === "events") {
+            const end = await onEvents(wake.message.value.events);
+            if (end) return end;
           }
         }
-        // Timers are checked after events too, so a busy stream cannot starve the keepalive.
+        // Checked after events too, so a busy stream cannot starve the keepalive.
         if (now() >= nextKeepalive) {
-          nextKeepalive = now() + (tuning.waiterLeaseTtlSecs * 1000) / 3;
-          if ((await gateway.leaseKeepAlive(lease!, ctx.signal)) <= 0) return "reregister";
-          if (freeSlots(state.semaphore) === 0) {
-            const after = await evictIfFull(ctx, state);
-            if (!after) return "resnapshot";
-            state = after;
-          }
-        }
-        if (now() >= stalled && wake.kind === "timer") {
-          // Someone ahead gave up or died without being seen: count the line again.
-          const fresh = await readGroup(gateway, keys, ctx.signal, place);
-          if (!fresh.waiters.has(id)) return "reregister";
-          ahead = advanceQueue(new Set([...fresh.waiters.keys()].filter((w) => w !== id)), state.semaphore);
-          lastChange = now();
+          nextKeepalive = now() + keepaliveEveryMs;
+          if ((await gateway.leaseKeepAlive(lease!, ctx.signal)) <= 0) return { kind: "reregister" };
+          const end = await onTick();
+          if (end) return end;
         }
       }
     } finally {
       ctx.signal?.removeEventListener("abort", onAbort);
-      timer.cancel.abort(REARMED);
-      stop.abort();
+      timer.cancel.abort(STOPPED);
+      stop.abort(STOPPED);
     }
+  }
+
+  /** First in line: watch the semaphore, take a slot the moment one is free. */
+  async function atTheFront(initial: SemaphoreState, revision: number): Promise<SessionEnd> {
+    let state = initial;
+    const act = async (): Promise<SessionEnd | undefined> => {
+      for (let conflicts = 0; ; conflicts++) {
+        last = state.semaphore;
+        const decision = decideWhileWaiting(state.semaphore, id);
+        // Only a handover (which deletes our waiter key in the same txn) makes us a holder here.
+        if (decision === "held") return { kind: "acquired", keyGone: true };
+        if (decision === "wait") return undefined;
+        if (now() >= deadlineMs) return { kind: "timeout" };
+        if (conflicts > 0) await clock.sleep(nextBackoff(conflicts - 1, ctx.rand, ETCD_CONFLICT), ctx.signal);
+        // Several slots free (the fleet just started, or an admin added slots): fill the others
+        // with the next waiters in the same write instead of waking them one after the other.
+        let handTo: string[] = [];
+        if (freeSlots(state.semaphore) > 1) {
+          const read = await gateway.txn([], [oldestOp(keys.waitersPrefix, freeSlots(state.semaphore) + 1)], [], ctx.signal);
+          const front = (read.ranges[0]?.kvs ?? []).map((kv) => frontWaiter(kv, keys));
+          handTo = handOver(withHolder(state.semaphore, id), front, id).handedTo;
+        }
+        const result = await takeSlot(ctx, scratch, state, [deleteOp(myKey)], handTo);
+        if (result.ok) return { kind: "acquired", keyGone: true };
+        if (!result.current) return { kind: "resnapshot" };
+        state = result.current;
+      }
+    };
+    const first = await act();
+    if (first) return first;
+    return watchUntil(
+      keys.semaphore,
+      revision + 1,
+      async (events) => {
+        for (const event of events) {
+          const next = event.type === "PUT" ? stateFromKv(event.kv, semaphoreWhere(gateway, keys)) : undefined;
+          if (!next) return { kind: "resnapshot" }; // deleted by an admin: re-create and start over
+          state = next;
+        }
+        return act();
+      },
+      async () => {
+        if (freeSlots(state.semaphore) > 0) return undefined;
+        const after = await evictIfFull(ctx, state); // holder expiry, when configured
+        if (!after) return { kind: "resnapshot" };
+        state = after;
+        return act();
+      },
+    );
+  }
+
+  async function session(): Promise<SessionEnd> {
+    const view = lease === undefined || place === undefined ? await lineUp() : await look();
+    if (view.state) last = view.state.semaphore;
+    if (view.state?.semaphore.holders.includes(id)) return { kind: "acquired", keyGone: !view.inLine, alreadyHeld: true };
+    if (!view.inLine) return { kind: "reregister" }; // our lease ran out while etcd was away
+    if (!view.state) {
+      await ensureSemaphore(gateway, keys, ctx.initialSlots, ctx.signal);
+      return { kind: "resnapshot" };
+    }
+    if (view.predecessor === undefined) return atTheFront(view.state, view.revision);
+    // Someone is ahead: wake when its key goes (it got a slot, gave up, or died).
+    return watchUntil(
+      view.predecessor,
+      view.revision + 1,
+      async (events) => (events.some((e) => e.type === "DELETE") ? { kind: "resnapshot" } : undefined),
+      async () => undefined,
+    );
+  }
+
+  /** Leaves the line; a holder may have handed us a slot just before, and then we hold it. */
+  async function leave(): Promise<LockOutcome> {
+    if (lease) await gateway.leaseRevoke(lease).catch(() => {});
+    lease = undefined;
+    const current = await readSemaphore(gateway, keys).catch(() => undefined);
+    if (current?.semaphore.holders.includes(id)) return { kind: "acquired" };
+    const semaphore = current?.semaphore ?? last;
+    return {
+      kind: "busy",
+      reason: semaphore ? `all ${semaphore.totalSlots} semaphore slots currently locked` : "waiting for a reboot slot",
+      ...(semaphore ? { holders: semaphore.holders, slots: semaphore.totalSlots } : {}),
+    };
   }
 
   try {
     for (let failures = 0; ; ) {
-      if (ctx.signal?.aborted || remainingMs(deadlineMs, now()) <= 0) return busy();
+      if (ctx.signal?.aborted || remainingMs(deadlineMs, now()) <= 0) return await leave();
       try {
         const end = await session();
-        if (end === "reregister") {
+        if (end.kind === "acquired") {
+          // Our waiter key went with the write that made us a holder; otherwise drop it now.
+          if (!end.keyGone && lease) await gateway.leaseRevoke(lease).catch(() => {});
+          lease = undefined;
+          return { kind: "acquired", ...(end.alreadyHeld ? { alreadyHeld: true } : {}) };
+        }
+        if (end.kind === "timeout") return await leave();
+        if (end.kind === "reregister") {
           lease = undefined;
           place = undefined;
-        } else if (end !== "resnapshot") {
-          return end;
         }
         failures = 0;
       } catch (e) {
         const error = toAgentError(e, "ETCD_UNAVAILABLE");
         if (error.code !== "ETCD_UNAVAILABLE" && error.code !== "ETCD_CONFLICT") throw error;
-        if (ctx.signal?.aborted) return busy();
+        if (ctx.signal?.aborted) return await leave();
         ctx.log("warn", `etcd: waiting for a slot: ${error.describe()}; retrying`, { id, attempt: failures + 1 });
         const delay = Math.min(nextBackoff(failures++, ctx.rand, ETCD_RECONNECT), remainingMs(deadlineMs, now()));
         await clock.sleep(delay, ctx.signal).catch(() => {});
       }
     }
   } finally {
-    // When our own txn took the slot, it deleted our waiter key and the lease just runs out.
-    // Otherwise leave the line now rather than in waiterLeaseTtlSecs, so those behind us move up.
-    if (!leftLine && lease) await gateway.leaseRevoke(lease).catch(() => {});
+    if (lease) await gateway.leaseRevoke(lease).catch(() => {}); // leaving on an error
   }
 }

@@ -166,7 +166,17 @@ export function gatewayErrorMessage(body: string): string {
 // Request builders: only the fields we use, with the proto names the gateway documents.
 export type Op =
   | { request_put: { key: string; value: string; lease?: string } }
-  | { request_range: { key: string; range_end?: string; keys_only?: boolean; count_only?: boolean; max_create_revision?: string } }
+  | {
+      request_range: {
+        key: string;
+        range_end?: string;
+        keys_only?: boolean;
+        max_create_revision?: string;
+        limit?: string;
+        sort_order?: "ASCEND" | "DESCEND";
+        sort_target?: "CREATE";
+      };
+    }
   | { request_delete_range: { key: string; range_end?: string } };
 
 export type Compare =
@@ -185,9 +195,27 @@ export const prefixOp = (prefix: string, extra: { keysOnly?: boolean; maxCreateR
     ...(extra.maxCreateRevision !== undefined ? { max_create_revision: String(extra.maxCreateRevision) } : {}),
   },
 });
+/** The `limit` oldest keys under `prefix` (oldest = smallest create_revision), with values. */
+export const oldestOp = (prefix: string, limit: number): Op => ({
+  request_range: { key: encode(prefix), range_end: prefixRangeEnd(prefix), limit: String(limit), sort_order: "ASCEND", sort_target: "CREATE" },
+});
+/** The `limit` newest keys under `prefix` (created at or before `maxCreateRevision`, if given). */
+export const newestOp = (prefix: string, maxCreateRevision?: number, limit = 1): Op => ({
+  request_range: {
+    key: encode(prefix),
+    range_end: prefixRangeEnd(prefix),
+    keys_only: true,
+    limit: String(limit),
+    ...(maxCreateRevision !== undefined ? { max_create_revision: String(maxCreateRevision) } : {}),
+    sort_order: "DESCEND",
+    sort_target: "CREATE",
+  },
+});
 export const deleteOp = (key: string): Op => ({ request_delete_range: { key: encode(key) } });
 /** Compare on `version` as Airlock does (version 0 = the key does not exist). */
 export const versionIs = (key: string, version: number): Compare => ({ target: "VERSION", result: "EQUAL", key: encode(key), version: String(version) });
+/** The key exists (any version). */
+export const exists = (key: string): Compare => ({ target: "VERSION", result: "GREATER", key: encode(key), version: "0" });
 /** Compare on `mod_revision`, which (unlike version) never repeats after a delete and re-create. */
 export const modRevisionIs = (key: string, modRevision: number): Compare => ({ target: "MOD", result: "EQUAL", key: encode(key), mod_revision: String(modRevision) });
 /**

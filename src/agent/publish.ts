@@ -1,0 +1,102 @@
+/**
+ * Everything that shows the agent's state outside the process, updated after every event: the
+ * sd_notify STATUS text (rpm-ostree's DriverState), the D-Bus properties, metrics and the dead-end MOTD.
+ * Each output is touched only when what it shows has changed.
+ */
+import type { Metrics } from "../api/metrics.js";
+import type { AgentControl, ExportedAgentService } from "../api/agent-service.js";
+import type { Plan } from "../graph/index.js";
+import type { Logger } from "../host/log.js";
+import { DEADEND_MOTD_NAME, deadEndMotdText, removeMotd, writeMotd } from "../host/motd.js";
+import type { Notifier } from "../host/notify.js";
+import type { GateResult } from "./machine.js";
+import type { AgentState } from "./state.js";
+import { statusText, statusView, type Progress, type StatusView } from "./view.js";
+import type { Driver } from "./driver.js";
+
+export interface PublisherOptions {
+  root: string;
+  notifier: Notifier;
+  metrics: Metrics;
+  log: Logger;
+  booted: { version: string; payload: string };
+  strategy: () => string;
+}
+
+export class Publisher {
+  private lastStatus: string | undefined;
+  private lastDeadend: string | null | undefined;
+  private service: ExportedAgentService | undefined;
+  private snapshot: { state: AgentState; progress: Progress | undefined } | undefined;
+
+  constructor(private readonly o: PublisherOptions) {}
+
+  attachService(service: ExportedAgentService): void {
+    this.service = service;
+  }
+
+  view(): StatusView {
+    const s = this.snapshot;
+    if (!s) throw new Error("no state published yet");
+    return statusView(s.state, { booted: this.o.booted, progress: s.progress, strategy: this.o.strategy() }, "running");
+  }
+
+  control(driver: Driver): AgentControl {
+    return {
+      view: () => {
+        this.snapshot ??= { state: driver.current, progress: driver.currentProgress };
+        return this.view();
+      },
+      checkNow: () => driver.send({ type: "check-now" }),
+      applyNow: () => driver.send({ type: "apply-now" }),
+      pauseUntil: (until) => driver.send({ type: "pause", until: until.toISOString() }),
+      resume: () => driver.send({ type: "resume" }),
+    };
+  }
+
+  publish(state: AgentState, progress: Progress | undefined, _driver?: Driver): void {
+    const { metrics } = this.o;
+    this.snapshot = { state, progress };
+    const text = statusText(state, progress);
+    if (text !== this.lastStatus) {
+      this.lastStatus = text;
+      void this.o.notifier.status(text);
+    }
+    this.service?.changed();
+    if (state.last_state_change) metrics.latestStateChangeTimestamp.set(Date.parse(state.last_state_change) / 1000);
+    metrics.lastRefreshTimestamp.set(Date.now() / 1000);
+    metrics.denylistedReleases.set(state.denylist.length);
+    metrics.bootedReleaseIsDeadEnd.set(state.deadend_reason !== undefined ? 1 : 0);
+    void this.syncDeadendMotd(state.deadend_reason ?? null);
+  }
+
+  graphChecked(plan: Plan): void {
+    const { metrics } = this.o;
+    metrics.ignoredUpdateTargets.set(plan.candidates.filter((c) => c.verdict === "denylisted").length);
+  }
+
+  gateAnswered(result: GateResult): void {
+    const { metrics } = this.o;
+    metrics.canFinalizeResponses.inc({ response: result.allowed ? "allow" : "deny" });
+    if (!result.allowed) {
+      const reason = result.wait.kind === "sessions" ? "active_usersessions" : result.wait.kind;
+      metrics.finalizationBlocked.inc({ reason });
+      if (result.wait.kind === "sessions") metrics.postponedFinalizations.inc();
+    }
+  }
+
+  private async syncDeadendMotd(reason: string | null): Promise<void> {
+    if (reason === this.lastDeadend) return;
+    this.lastDeadend = reason;
+    try {
+      if (reason !== null) {
+        this.o.log.warn(`current release detected as dead-end, reason: ${reason}`);
+        await writeMotd(this.o.root, DEADEND_MOTD_NAME, deadEndMotdText(reason));
+      } else {
+        await removeMotd(this.o.root, DEADEND_MOTD_NAME);
+      }
+    } catch (e) {
+      this.o.log.warn(`cannot update the dead-end MOTD: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+}

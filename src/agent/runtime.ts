@@ -1,0 +1,187 @@
+/**
+ * Everything the agent builds from its settings: the reboot lock, the maintenance-window schedule,
+ * the gate's dependencies, the loop's timing. Built at start and again on SIGHUP, so a reload swaps
+ * the whole set at once (or, when the new settings are invalid, keeps the old one).
+ */
+import { access, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Settings } from "../config/index.js";
+import { templateUrl } from "../config/index.js";
+import type { NodeIdentity } from "../identity/index.js";
+import type { Metrics } from "../api/metrics.js";
+import type { Logger } from "../host/log.js";
+import type { SessionWatcher } from "../host/logind.js";
+import { broadcast, formatBroadcast } from "../host/broadcast.js";
+import { postponementsFor } from "../host/grace-period.js";
+import { runParts } from "../host/run-parts.js";
+import { childEnv } from "../host/notify.js";
+import type { RebootLock, LockLogger, LockObserver } from "../strategy/lock/index.js";
+import { createFleetLock } from "../strategy/fleetlock/client.js";
+import { EtcdGateway } from "../strategy/etcd/gateway.js";
+import { createEtcdLock } from "../strategy/etcd/lock.js";
+import { buildSchedule, resolveTimeZone, totalMinutes, type Schedule } from "../strategy/windows/index.js";
+import type { GateDeps, HookRun } from "../strategy/gate.js";
+import type { Policy } from "./machine.js";
+import type { Timing } from "./timing.js";
+import type { ReleaseRef } from "./state.js";
+
+export const PRE_REBOOT_HOOKS_DIR = "etc/update-agent/hooks/pre-reboot.d";
+export const POST_BOOT_HOOKS_DIR = "etc/update-agent/hooks/post-boot.d";
+export const SESSION_OVERRIDE_FILE = "run/update-agent/override-interactive-check";
+
+export interface Runtime {
+  strategy: string;
+  schedule: Schedule | undefined;
+  lock: RebootLock | undefined;
+  gate: GateDeps;
+  policy: Policy;
+  timing: Timing;
+}
+
+export interface RuntimeInputs {
+  root: string;
+  settings: Settings;
+  identity: NodeIdentity;
+  env: NodeJS.ProcessEnv;
+  log: Logger;
+  metrics: Metrics;
+  sessions: SessionWatcher | undefined;
+  now: () => Date;
+}
+
+async function readText(path: string): Promise<string> {
+  return readFile(path, "utf8");
+}
+
+export async function etcdGatewayFromSettings(settings: Settings, observe?: LockObserver, log?: LockLogger): Promise<EtcdGateway> {
+  const e = settings.updates.etcd_lock;
+  const password = e.password_file ? (await readText(e.password_file)).trimEnd() : undefined;
+  return new EtcdGateway({
+    endpoints: e.endpoints,
+    timeoutMs: e.timeout_secs * 1000,
+    tls: {
+      ca: e.ca_file ? await readText(e.ca_file) : undefined,
+      cert: e.cert_file ? await readText(e.cert_file) : undefined,
+      key: e.key_file ? await readText(e.key_file) : undefined,
+    },
+    auth: e.username !== undefined && password !== undefined ? { username: e.username, password } : undefined,
+    observe,
+    log,
+  });
+}
+
+async function createLock(inputs: RuntimeInputs): Promise<RebootLock | undefined> {
+  const { settings, identity, log, metrics } = inputs;
+  const lockLog: LockLogger = (level, msg, fields) => log[level](msg, fields);
+  switch (settings.updates.strategy) {
+    case "fleet_lock": {
+      const base = settings.updates.fleet_lock.base_url ?? "";
+      return createFleetLock({
+        baseUrl: templateUrl(base, { basearch: identity.basearch, group: identity.group, platform: identity.platform, stream: identity.stream }),
+        id: identity.nodeUuid,
+        group: identity.group,
+        timeoutMs: settings.updates.fleet_lock.timeout_secs * 1000,
+        caFile: settings.updates.fleet_lock.ca_file,
+        log: lockLog,
+        observe: (api, outcome) => {
+          if (api === "etcd") return;
+          metrics.fleetLockRequests.inc({ api });
+          if (outcome !== "ok") metrics.fleetLockErrors.inc({ api, kind: outcome });
+        },
+      });
+    }
+    case "etcd_lock": {
+      const observe: LockObserver = (_api, outcome) => metrics.etcdLockRequests.inc({ outcome });
+      const gateway = await etcdGatewayFromSettings(settings, observe, lockLog);
+      return createEtcdLock({
+        gateway,
+        id: identity.nodeUuid,
+        group: identity.group,
+        keyPrefix: settings.updates.etcd_lock.key_prefix,
+        ttlSecs: settings.updates.etcd_lock.ttl_secs,
+        log: lockLog,
+        observe,
+      });
+    }
+    default:
+      return undefined;
+  }
+}
+
+function scheduleFor(inputs: RuntimeInputs): Schedule | undefined {
+  const { settings, root } = inputs;
+  const windowsApply = settings.updates.strategy === "periodic" || (settings.updates.lock_only_in_windows && settings.updates.strategy !== "immediate");
+  if (!windowsApply) return undefined;
+  const zone = resolveTimeZone(root, settings.updates.periodic.time_zone);
+  return buildSchedule(settings.updates.periodic, zone);
+}
+
+function hookEnv(inputs: RuntimeInputs, target: ReleaseRef): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(childEnv(inputs.env))) if (v !== undefined) env[k] = v;
+  return {
+    ...env,
+    UPDATE_AGENT_OLD_VERSION: inputs.identity.current.version,
+    UPDATE_AGENT_OLD_PAYLOAD: inputs.identity.current.payload,
+    UPDATE_AGENT_NEW_VERSION: target.version,
+    UPDATE_AGENT_NEW_PAYLOAD: target.payload,
+    UPDATE_AGENT_NODE_ID: inputs.identity.nodeUuid,
+    UPDATE_AGENT_GROUP: inputs.identity.group,
+  };
+}
+
+export async function runHooks(inputs: RuntimeInputs, dir: string, target: ReleaseRef): Promise<HookRun> {
+  const results = await runParts({
+    dirs: [join(inputs.root, dir)],
+    timeoutMs: inputs.settings.updates.hooks.timeout_secs * 1000,
+    env: hookEnv(inputs, target),
+    stopOnFailure: true,
+    onLine: (name, _stream, line) => inputs.log.info(`${name}: ${line}`, { hook: name }),
+  });
+  const failures = results
+    .filter((r) => r.skipped === null && !r.ok)
+    .map((r) => `${r.name} ${r.timedOut ? "timed out" : r.error ?? `exited with ${r.exitCode ?? r.signal}`}`);
+  return { ok: failures.length === 0, failures };
+}
+
+export async function buildRuntime(inputs: RuntimeInputs): Promise<Runtime> {
+  const { settings, log, metrics, root } = inputs;
+  const schedule = scheduleFor(inputs);
+  const lock = await createLock(inputs);
+  const t = settings.agent.timing;
+  const gracePeriodMinutes = settings.updates.interactive.grace_period_minutes;
+  metrics.setStrategy(settings.updates.strategy);
+  metrics.updatesEnabled.set(settings.updates.enabled ? 1 : 0);
+  metrics.allowDowngrade.set(settings.updates.allow_downgrade ? 1 : 0);
+  if (schedule) metrics.periodicScheduleLengthMinutes.set(totalMinutes(schedule));
+  if (settings.updates.allow_downgrade) log.warn("downgrades are allowed by configuration: the node may move to releases with known vulnerabilities");
+  const gate: GateDeps = {
+    strategy: settings.updates.strategy,
+    schedule,
+    lock,
+    sessions: settings.updates.interactive.check_sessions ? inputs.sessions : undefined,
+    gracePeriodMinutes,
+    overrideSessions: () => access(join(root, SESSION_OVERRIDE_FILE)).then(() => true, () => false),
+    broadcast: async (sessions, target, secs) => {
+      const result = await broadcast({ root, sessions, message: formatBroadcast(target.version, secs, inputs.now()), log });
+      if (result.delivered < result.sessions) log.warn(`${result.sessions} interactive sessions found, but only broadcasted to ${result.delivered}`);
+    },
+    runPreRebootHooks: (target) => runHooks(inputs, PRE_REBOOT_HOOKS_DIR, target),
+    log,
+    now: inputs.now,
+  };
+  return {
+    strategy: settings.updates.strategy,
+    schedule,
+    lock,
+    gate,
+    policy: { maxDeployAttempts: t.max_deploy_attempts, steadyIntervalMs: t.steady_interval_secs * 1000, maxPostponements: postponementsFor(gracePeriodMinutes) },
+    timing: {
+      steadyIntervalSecs: t.steady_interval_secs,
+      retryIntervalSecs: t.retry_interval_secs,
+      endIntervalSecs: t.end_interval_secs,
+      postponementIntervalSecs: t.postponement_interval_secs,
+      jitterPercent: t.jitter_percent,
+    },
+  };
+}

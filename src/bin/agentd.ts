@@ -1,0 +1,16 @@
+/**
+ * Entry point of the packaged daemon: packaging/build.mjs bundles it into
+ * /usr/lib/update-agent/agentd.cjs, which /usr/libexec/update-agent/agentd runs (ExecStart=).
+ * No top-level await: the bundle is CommonJS.
+ */
+import { main } from "../agent/daemon.js";
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`agentd: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,63 @@
+/**
+ * Releasing a slot, with handover: the holder's write removes it from `holders` and puts the
+ * first waiter(s) in its place, guarded by the waiter's key still existing (a waiter that gave up
+ * revoked its lease, which deleted the key), and deletes their waiter keys in the same txn.
+ */
+import { AgentError } from "../../errors.js";
+import type { Clock } from "../../host/clock.js";
+import { ETCD_CONFLICT, nextBackoff } from "../lock/backoff.js";
+import type { EtcdGateway } from "./gateway.js";
+import { decideRelease, serializeSemaphore, type FrontWaiter } from "./semaphore.js";
+import { semaphoreWhere, stateFromKv, unchangedState } from "./store.js";
+import { dropExpiryOps } from "./ttl.js";
+import { deleteOp, exists, getOp, oldestOp, putOp, type GroupKeys, type KeyValue, type TxnResult } from "./wire.js";
+
+/** Waiters read per release: the slots one release frees, plus room for ones that went away. */
+export const HANDOVER_LOOKAHEAD = 4;
+/** Lost races tolerated: each one means another holder's write went through. */
+const MAX_CONFLICTS = 32;
+
+export interface ReleaseResult {
+  wasHolder: boolean;
+  handedTo: string[];
+}
+
+export function frontWaiter(kv: KeyValue, keys: GroupKeys): FrontWaiter {
+  let takesItself = false;
+  try {
+    takesItself = Number((JSON.parse(kv.value) as { ttl_secs?: unknown }).ttl_secs ?? 0) > 0;
+  } catch {
+    // an unreadable waiter value: hand over as usual
+  }
+  return { id: kv.key.slice(keys.waitersPrefix.length), takesItself };
+}
+
+export async function releaseSlot(
+  gateway: EtcdGateway,
+  keys: GroupKeys,
+  id: string,
+  deps: { clock: Clock; rand: () => number; signal?: AbortSignal | undefined },
+): Promise<ReleaseResult> {
+  const reads = [getOp(keys.semaphore), oldestOp(keys.waitersPrefix, HANDOVER_LOOKAHEAD)];
+  let seen: TxnResult = await gateway.txn([], reads, [], deps.signal);
+  for (let conflicts = 0; conflicts < MAX_CONFLICTS; conflicts++) {
+    const state = stateFromKv(seen.ranges[0]?.kvs[0], semaphoreWhere(gateway, keys));
+    const front = (seen.ranges[1]?.kvs ?? []).map((kv) => frontWaiter(kv, keys));
+    const decision = state ? decideRelease(state.semaphore, id, front) : ({ kind: "not-held" } as const);
+    if (decision.kind === "not-held") return { wasHolder: false, handedTo: [] };
+    const waiterKeys = decision.handedTo.map((w) => `${keys.waitersPrefix}${w}`);
+    const result = await gateway.txn(
+      [...unchangedState(keys, state), ...waiterKeys.map(exists)],
+      [putOp(keys.semaphore, serializeSemaphore(decision.next)), ...waiterKeys.map(deleteOp), ...dropExpiryOps(keys, id)],
+      reads,
+      deps.signal,
+    );
+    if (result.succeeded) return { wasHolder: true, handedTo: decision.handedTo };
+    seen = result;
+    await deps.clock.sleep(nextBackoff(conflicts, deps.rand, ETCD_CONFLICT), deps.signal);
+  }
+  throw new AgentError("ETCD_CONFLICT", `lost ${MAX_CONFLICTS} compare-and-swap races on the semaphore in a row`, {
+    where: semaphoreWhere(gateway, keys),
+    hint: "the group is very busy; the release is retried",
+  });
+}

@@ -1,0 +1,150 @@
+/**
+ * May this node reboot into its staged update now? The one place where the strategies compose, in an
+ * order chosen so the node never holds a fleet slot while it waits for something local:
+ *   1. maintenance window (periodic, or a lock strategy with lock_only_in_windows)
+ *   2. interactive sessions (grace period with wall-style warnings; Zincati checks these *after* taking
+ *      the FleetLock slot and holds it for up to 10 minutes: we don't)
+ *   3. logind block inhibitors on shutdown (rpm-ostree would refuse to finalize anyway: coreos/zincati#562)
+ *   4. the reboot slot (FleetLock or the etcd semaphore)
+ *   5. pre-reboot hooks (drain): a failing hook gives the slot back and postpones the reboot.
+ * `apply-now` (force) skips 1 and 2 only: it never takes a slot it was not given.
+ */
+import type { GateResult } from "../agent/machine.js";
+import type { ReleaseRef, WaitReason } from "../agent/state.js";
+import type { BlockInhibitor, InteractiveSession, SessionWatcher } from "../host/logind.js";
+import { decideFinalization } from "../host/grace-period.js";
+import type { Logger } from "../host/log.js";
+import type { RebootLock } from "./lock/index.js";
+import { describeNextOpening, isOpen, nextOpening, type Schedule } from "./windows/index.js";
+
+export interface HookRun {
+  ok: boolean;
+  /** Names of the hooks that failed, with why. */
+  failures: string[];
+}
+
+export interface GateDeps {
+  strategy: string;
+  /** Set when maintenance windows restrict reboots. */
+  schedule: Schedule | undefined;
+  lock: RebootLock | undefined;
+  /** Undefined when `updates.interactive.check_sessions = false`. */
+  sessions: SessionWatcher | undefined;
+  gracePeriodMinutes: number;
+  /** `/run/update-agent/override-interactive-check` exists (Zincati's escape hatch, kept). */
+  overrideSessions: () => Promise<boolean>;
+  broadcast: (sessions: InteractiveSession[], target: ReleaseRef, remainingSecs: number) => Promise<void>;
+  runPreRebootHooks: (target: ReleaseRef) => Promise<HookRun>;
+  log: Logger;
+  now: () => Date;
+}
+
+export interface GateRequest {
+  target: ReleaseRef;
+  postponementsLeft: number;
+  force: boolean;
+}
+
+const wait = (w: WaitReason, slotHeld: boolean, postponementsLeft?: number): GateResult =>
+  postponementsLeft === undefined ? { allowed: false, wait: w, slotHeld } : { allowed: false, wait: w, slotHeld, postponementsLeft };
+
+function describeInhibitors(list: BlockInhibitor[]): string {
+  return list.map((i) => `${i.who} (${i.why})`).join(", ");
+}
+
+async function checkWindow(deps: GateDeps, req: GateRequest): Promise<GateResult | undefined> {
+  if (!deps.schedule || req.force) return undefined;
+  const now = deps.now();
+  if (isOpen(deps.schedule, now)) return undefined;
+  const next = nextOpening(deps.schedule, now);
+  return wait(
+    {
+      kind: "window",
+      message: `maintenance window closed; ${describeNextOpening(deps.schedule, now)}`,
+      ...(next ? { until: next.toISOString() } : {}),
+    },
+    false,
+  );
+}
+
+async function checkSessions(deps: GateDeps, req: GateRequest): Promise<GateResult | undefined> {
+  if (!deps.sessions || req.force) return undefined;
+  let sessions: InteractiveSession[];
+  try {
+    sessions = await deps.sessions.listInteractiveSessions();
+  } catch (e) {
+    deps.log.error(`failed to check for interactive sessions: ${e instanceof Error ? e.message : String(e)}`);
+    deps.log.warn("assuming no active sessions and proceeding anyway");
+    return undefined;
+  }
+  const decision = decideFinalization({
+    activeSessions: sessions.length,
+    overrideFileExists: sessions.length > 0 ? await deps.overrideSessions() : false,
+    postponementsLeft: req.postponementsLeft,
+    gracePeriodMinutes: deps.gracePeriodMinutes,
+  });
+  if (decision.warning) deps.log.warn(decision.warning);
+  if (decision.action === "allow") return undefined;
+  if (decision.broadcastSecs !== undefined) await deps.broadcast(sessions, req.target, decision.broadcastSecs);
+  const users = [...new Set(sessions.map((s) => s.user))].join(", ");
+  const until = new Date(deps.now().getTime() + (decision.postponementsLeft + 1) * 60_000).toISOString();
+  return wait(
+    { kind: "sessions", message: `${sessions.length} interactive session(s) (${users}); rebooting when they log out or at the end of the grace period`, until },
+    false,
+    decision.postponementsLeft,
+  );
+}
+
+async function checkInhibitors(deps: GateDeps): Promise<GateResult | undefined> {
+  if (!deps.sessions) return undefined;
+  let inhibitors: BlockInhibitor[];
+  try {
+    inhibitors = await deps.sessions.listBlockInhibitors();
+  } catch (e) {
+    deps.log.warn(`failed to list shutdown inhibitors: ${e instanceof Error ? e.message : String(e)}`);
+    return undefined;
+  }
+  if (inhibitors.length === 0) return undefined;
+  return wait(
+    { kind: "inhibitor", message: `shutdown blocked by ${describeInhibitors(inhibitors)}`, details: { inhibitors } },
+    false,
+  );
+}
+
+export async function evaluateGate(deps: GateDeps, req: GateRequest): Promise<GateResult> {
+  for (const step of [() => checkWindow(deps, req), () => checkSessions(deps, req), () => checkInhibitors(deps)]) {
+    const blocked = await step();
+    if (blocked) return blocked;
+  }
+  if (deps.lock) {
+    const outcome = await deps.lock.acquire();
+    if (outcome.kind === "busy") {
+      const holders = outcome.holders?.length ? ` (holders: ${outcome.holders.join(", ")})` : "";
+      return wait({ kind: "lock", message: `reboot slot busy: ${outcome.reason}${holders}`, details: { holders: outcome.holders ?? [] } }, false);
+    }
+    if (outcome.kind === "error") {
+      return wait({ kind: "lock", message: `cannot take a reboot slot: ${outcome.error.describe()}` }, false);
+    }
+  }
+  const hooks = await deps.runPreRebootHooks(req.target);
+  if (!hooks.ok) {
+    let slotHeld = false;
+    if (deps.lock) {
+      const released = await deps.lock.release();
+      if (released.kind === "error") {
+        deps.log.error(`pre-reboot hook failed and the reboot slot could not be given back: ${released.error.describe()}`);
+        slotHeld = true;
+      }
+    }
+    return wait({ kind: "hook", message: `pre-reboot hook failed: ${hooks.failures.join("; ")}` }, slotHeld);
+  }
+  return { allowed: true, slotHeld: deps.lock !== undefined };
+}
+
+/** Gives the reboot slot back (FleetLock steady-state); immediate and periodic have none. */
+export async function reportSteady(deps: Pick<GateDeps, "lock" | "log">): Promise<void> {
+  if (!deps.lock) return;
+  const outcome = await deps.lock.release();
+  if (outcome.kind === "error") throw outcome.error;
+  if (outcome.kind === "busy") throw new Error(`could not release the reboot slot: ${outcome.reason}`);
+}
