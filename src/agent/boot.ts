@@ -44,6 +44,9 @@ const release = (d: { version: string; payload: string } | undefined): VerifiedR
 function checkOptions(i: BootVerificationInput): RunChecksOptions {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(childEnv(i.env))) if (v !== undefined) env[k] = v;
+  // Checks may depend on what is booted (a migration that only the new release needs, ...).
+  env.UPDATE_AGENT_BOOTED_VERSION = i.status.booted.version;
+  env.UPDATE_AGENT_BOOTED_PAYLOAD = i.status.booted.payload;
   return {
     root: i.root,
     greenbootDirs: i.settings.health.greenboot_dirs,

@@ -19,7 +19,7 @@ import { exportAgentService } from "../api/agent-service.js";
 import { connectRpmOstree } from "../deploy/rpm-ostree.js";
 import type { DeploymentManager } from "../deploy/port.js";
 import type { DeploymentStatus } from "../deploy/deployment.js";
-import { resolveIdentity, type NodeIdentity } from "../identity/index.js";
+import { resolveIdentity } from "../identity/index.js";
 import { agentStateFile } from "./store.js";
 import { reconcileAtStart } from "./reconcile.js";
 import { buildRuntime, type Runtime, type RuntimeInputs } from "./runtime.js";

@@ -67,7 +67,7 @@ export function reconcileAtStart(state: AgentState, facts: DeploymentFacts, now:
     case "finalized": {
       const target = phase.target;
       if (same(target, facts.booted)) {
-        return { state: resume(state, steady, now), notes: [`update applied: now running ${target.version}`] };
+        return { state: resume(state, steady, now), notes: [`rebooted as planned: now running ${target.version}`] };
       }
       if (same(target, facts.staged)) {
         if (facts.staged && !facts.staged.finalizationLocked) {

@@ -6,11 +6,10 @@
 import { main } from "../agent/daemon.js";
 
 main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
+  // Exit explicitly: after an orderly stop, a library's idle socket must not keep a stopped daemon alive.
+  (code) => process.exit(code),
   (e: unknown) => {
     process.stderr.write(`agentd: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    process.exitCode = 1;
+    process.exit(1);
   },
 );

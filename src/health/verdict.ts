@@ -184,6 +184,9 @@ function decideHeld(rec: Held, input: BootInput): BootDecision {
 function decideAfterRollback(rec: RollingBack, input: BootInput): BootDecision {
   const { facts, health } = input;
   const denylist: BootEffect = { kind: "denylist", release: rec.from, reason: rec.reason };
+  // A bootloader fallback leaves the release that failed first in boot order: the next plain reboot (an admin's,
+  // a power cut) would try it again. Drop it, as greenboot's fallback check does with `rpm-ostree rollback`.
+  const forget: BootEffect[] = sameRelease(facts.nextBoot, rec.from) && !sameRelease(facts.booted, rec.from) ? [{ kind: "cleanup-staged" }] : [];
   const settled: BootRecord = { kind: "rolled-back", from: rec.from, to: facts.booted, reason: rec.reason, at: rec.at };
   const summary = `rolled back from ${label(rec.from)} to ${label(facts.booted)}: ${rec.reason}`;
   if (health === "not-run-yet") {
@@ -192,7 +195,7 @@ function decideAfterRollback(rec: RollingBack, input: BootInput): BootDecision {
   if (health.verdict !== "unhealthy") {
     return {
       record: settled,
-      effects: [denylist, { kind: "run-green" }, { kind: "run-post-boot-hooks" }, { kind: "release-slot" }],
+      effects: [denylist, ...forget, { kind: "run-green" }, { kind: "run-post-boot-hooks" }, { kind: "release-slot" }],
       message: `${summary}; ${label(facts.booted)} passed its health checks`,
       severity: "warning",
     };
@@ -201,7 +204,7 @@ function decideAfterRollback(rec: RollingBack, input: BootInput): BootDecision {
   const message =
     `${summary}; ${label(facts.booted)} also fails required health checks (${failing.join(", ")}). ` +
     `Not rolling back further: an admin needs to look at this node`;
-  return { record: settled, effects: [denylist, { kind: "run-red" }, { kind: "hold", message }], message, severity: "error" };
+  return { record: settled, effects: [denylist, ...forget, { kind: "run-red" }, { kind: "hold", message }], message, severity: "error" };
 }
 
 /** No update to verify (none recorded, or verified / rolled back earlier): checks only inform status. */

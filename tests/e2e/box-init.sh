@@ -28,7 +28,10 @@ mount --bind "$R/proc/sys" "$R/proc/sys"
 mount -o remount,bind,ro "$R/proc/sys"
 mount --bind "$BOX_BOOT_ID" "$R/proc/sys/kernel/random/boot_id"
 mount -o remount,bind,ro "$R/proc/sys/kernel/random/boot_id"
-mount --bind /proc/sysrq-trigger "$R/proc/sysrq-trigger" && mount -o remount,bind,ro "$R/proc/sysrq-trigger"
+if [ -e /proc/sysrq-trigger ]; then
+  mount --bind /proc/sysrq-trigger "$R/proc/sysrq-trigger"
+  mount -o remount,bind,ro "$R/proc/sysrq-trigger"
+fi
 
 # A fresh cgroup2 mount: in our cgroup namespace it shows only the box's own subtree, which systemd
 # manages as if it were the whole tree ("unified" mode).

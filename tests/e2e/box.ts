@@ -100,6 +100,16 @@ function childrenOf(pid: number): number[] {
   }
 }
 
+/** The state letter of /proc/PID/stat ("R", "S", "T" for stopped, "Z", …), "" when gone. */
+function processState(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  } catch {
+    return "";
+  }
+}
+
 function commOf(pid: number): string {
   try {
     return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
@@ -290,6 +300,12 @@ export class Box {
       child.stdout!.on("data", (d: Buffer) => out.push(d));
       child.stderr!.on("data", (d: Buffer) => err.push(d));
       if (options.input !== undefined) child.stdin!.end(options.input);
+      // nsenter stops itself when its child stops, to pass job control on. systemd-shutdown stops every
+      // process in the box (SIGSTOP, then SIGTERM and SIGCONT), but cannot continue nsenter, which is
+      // outside: nsenter would never reap its killed child and the shutdown would wait for that zombie.
+      const unstop = setInterval(() => {
+        if (child.pid !== undefined && processState(child.pid) === "T") child.kill("SIGCONT");
+      }, 50);
       const timer = setTimeout(() => {
         // nsenter forks into the PID namespace: kill what it started too.
         if (child.pid !== undefined) for (const p of childrenOf(child.pid)) process.kill(p, "SIGKILL");
@@ -297,10 +313,12 @@ export class Box {
       }, options.timeoutMs ?? 60_000);
       child.once("error", (error) => {
         clearTimeout(timer);
+        clearInterval(unstop);
         reject(new Error(`cannot run nsenter: ${error.message}`));
       });
       child.once("close", (code, signal) => {
         clearTimeout(timer);
+        clearInterval(unstop);
         resolve({ code: exitCodeOf(code, signal), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
       });
     });
@@ -462,7 +480,15 @@ export class Box {
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.once("exit", () => {
+  const destroyAll = () => {
     for (const box of liveBoxes) box.destroyNow();
-  });
+  };
+  process.once("exit", destroyAll);
+  // Killed by a signal, Node runs no exit handlers: clean up, then die of the same signal.
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.once(signal, () => {
+      destroyAll();
+      process.kill(process.pid, signal);
+    });
+  }
 }

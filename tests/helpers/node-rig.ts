@@ -3,8 +3,10 @@
  * a logind double, a loopback update-graph server, a root directory laid out like a node's, and agentd
  * itself as a real child process pointed at all of them.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,6 +19,9 @@ import type { StatusView } from "../../src/agent/view.js";
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const AGENTD = join(REPO, "bin", "agentd.js");
+const AGENTCTL = join(REPO, "bin", "agentctl.js");
+/** Where agentd reads the kernel's boot id; the rig writes a new one at every reboot. */
+export const BOOT_ID_FILE = "proc/sys/kernel/random/boot_id";
 
 export interface GraphNodeSpec {
   release: SimRelease;
@@ -28,17 +33,27 @@ export interface RigOptions {
   releases: SimRelease[];
   /** Index in `releases` of the booted one. */
   booted: number;
-  /** Extra TOML, appended to the rig's own fragment (etc/update-agent/config.d/50-rig.toml). */
+  /** Extra TOML: etc/update-agent/config.d/60-test.toml, applied after the rig's own 40-rig.toml. */
   config?: string;
   faults?: SimFaults;
   /** Replace the served graph body (default: built from `releases`). */
   graphBody?: () => string;
   /** Executable scripts to install, by root-relative path. */
   scripts?: Record<string, string>;
+  /** Files to install as they are (mode 0644 unless given), by root-relative path. */
+  files?: Record<string, string | { body: string; mode: number }>;
+  /** /etc/machine-id, from which the node UUID derives (give each node of a fleet its own). */
+  machineId?: string;
   /** Copy agentd's output to ours. */
   verbose?: boolean;
+  /** Every line agentd writes, as it arrives. */
+  onLine?: (line: string) => void;
   /** Let the sim stage slowly, so progress is visible (the demo). */
   progress?: { signals: number; intervalMs: number };
+  /** Extra environment for agentd at every start (e.g. NOTIFY_SOCKET, WATCHDOG_USEC). */
+  agentEnv?: Record<string, string>;
+  /** The graph server's HTTP status, asked at every request (default 200; an outage: 503). */
+  graphStatus?: () => number;
 }
 
 export interface NodeRig {
@@ -55,8 +70,18 @@ export interface NodeRig {
   stopAgent(): Promise<number | null>;
   /** kill -9, as a crash would. */
   killAgent(): Promise<void>;
-  /** The harness's reboot: stop the agent, boot the pending deployment, start the agent again. */
-  reboot(): Promise<void>;
+  /**
+   * The harness's reboot: stop the agent, boot what a reboot boots (the finalized or rolled-back-to deployment,
+   * or the booted one again, e.g. after a logind Reboot), with a new boot id, start the agent again.
+   * `fallback`: the new default fails to boot and the bootloader boots the previous one (docs/simulator.md).
+   */
+  reboot(options?: { fallback?: boolean }): Promise<void>;
+  /** `bin/agentctl.js --root ROOT ARGS...` on the rig's bus. */
+  agentctl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** The Prometheus text from agentd's metrics socket (counters start again at every agent start). */
+  metrics(): Promise<string>;
+  /** A MOTD fragment agentd wrote (default: the boot-status one), or undefined. */
+  motd(name?: string): string | undefined;
   status(): Promise<StatusView | undefined>;
   waitForStatus(what: string, predicate: (s: StatusView) => boolean, timeoutMs?: number): Promise<StatusView>;
   stop(): Promise<void>;
@@ -91,15 +116,25 @@ export async function startNodeRig(options: RigOptions): Promise<NodeRig> {
   });
   const logind = await startLogindDouble({ busAddress: bus.address });
   const graph = await startHttpServer((_req, res) => {
+    const status = options.graphStatus?.() ?? 200;
+    if (status !== 200) {
+      res.writeHead(status, { "content-type": "text/plain" });
+      return res.end("graph server unavailable (test)\n");
+    }
     res.writeHead(200, { "content-type": "application/json" });
     res.end(options.graphBody ? options.graphBody() : graphFor(options.releases));
   });
 
   for (const dir of ["etc/update-agent/config.d", "proc", "run", "var/lib"]) mkdirSync(join(root, dir), { recursive: true });
-  writeFileSync(join(root, "etc/machine-id"), "2e074e9b299c41a59923c51ae16f279b\n");
+  writeFileSync(join(root, "etc/machine-id"), `${options.machineId ?? "2e074e9b299c41a59923c51ae16f279b"}\n`);
+  const newBootId = () => {
+    mkdirSync(join(root, dirname(BOOT_ID_FILE)), { recursive: true });
+    writeFileSync(join(root, BOOT_ID_FILE), `${randomUUID()}\n`);
+  };
+  newBootId();
   writeFileSync(join(root, "proc/cmdline"), "BOOT_IMAGE=/ostree/vmlinuz ignition.platform.id=qemu console=ttyS0\n");
   writeFileSync(
-    join(root, "etc/update-agent/config.d/50-rig.toml"),
+    join(root, "etc/update-agent/config.d/40-rig.toml"),
     [
       "[cincinnati]",
       `base_url = "${graph.url}"`,
@@ -110,13 +145,18 @@ export async function startNodeRig(options: RigOptions): Promise<NodeRig> {
       "jitter_percent = 0",
       "[health]",
       "greenboot_dirs = false",
-      options.config ?? "",
     ].join("\n"),
   );
+  if (options.config) writeFileSync(join(root, "etc/update-agent/config.d/60-test.toml"), options.config);
   for (const [path, body] of Object.entries(options.scripts ?? {})) {
     mkdirSync(dirname(join(root, path)), { recursive: true });
     writeFileSync(join(root, path), body);
     chmodSync(join(root, path), 0o755);
+  }
+  for (const [path, file] of Object.entries(options.files ?? {})) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), typeof file === "string" ? file : file.body);
+    chmodSync(join(root, path), typeof file === "string" ? 0o644 : file.mode);
   }
 
   const env: NodeJS.ProcessEnv = { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: bus.address };
@@ -134,10 +174,16 @@ export async function startNodeRig(options: RigOptions): Promise<NodeRig> {
     env,
     log: () => output,
     startAgent() {
-      const child = spawn(process.execPath, [AGENTD, "--root", root, "-v"], { env, stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(process.execPath, [AGENTD, "--root", root, "-v"], { env: { ...env, ...options.agentEnv }, stdio: ["ignore", "pipe", "pipe"] });
+      let partial = "";
       const collect = (d: Buffer) => {
         output += d.toString();
         if (options.verbose) process.stderr.write(d);
+        if (options.onLine) {
+          const lines = (partial + d.toString()).split("\n");
+          partial = lines.pop() ?? "";
+          for (const line of lines) options.onLine(line);
+        }
       };
       child.stdout!.on("data", collect);
       child.stderr!.on("data", collect);
@@ -158,10 +204,34 @@ export async function startNodeRig(options: RigOptions): Promise<NodeRig> {
       child.kill("SIGKILL");
       await exited;
     },
-    async reboot() {
+    async reboot(rebootOptions = {}) {
       await rig.stopAgent();
-      await sim.bootPending();
+      await sim.bootPending(rebootOptions);
+      newBootId();
       rig.startAgent();
+    },
+    agentctl(...args) {
+      return new Promise((resolve) => {
+        execFile(process.execPath, [AGENTCTL, "--root", root, ...args], { env, timeout: 60_000 }, (error, stdout, stderr) => {
+          const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+          resolve({ code, stdout, stderr });
+        });
+      });
+    },
+    metrics() {
+      return new Promise((resolve, reject) => {
+        let text = "";
+        const socket = connect(join(root, "run/update-agent/public/metrics.promsock"));
+        socket.setEncoding("utf8");
+        socket.setTimeout(20_000, () => socket.destroy(new Error("metrics socket: no answer in 20 s")));
+        socket.on("data", (d: string) => (text += d));
+        socket.on("end", () => resolve(text));
+        socket.on("error", reject);
+      });
+    },
+    motd(name = "86-update-agent-boot-status.motd") {
+      const path = join(root, "run/motd.d", name);
+      return existsSync(path) ? readFileSync(path, "utf8") : undefined;
     },
     async status() {
       const client = AgentClient.connect(env);

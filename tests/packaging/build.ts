@@ -59,14 +59,14 @@ export const SOURCES: Record<string, string> = {
 };
 
 /**
- * A PATH directory whose systemd-sysusers, systemd-tmpfiles and systemctl only append their argv to
+ * A PATH directory whose systemd-sysusers, systemd-tmpfiles, systemctl and busctl only append their argv to
  * `<dir>/calls`, so maintainer scripts can run here without touching the machine.
  */
 export function stubTools(dir: string): { path: string; calls: string } {
   const bin = join(dir, "stub-bin");
   mkdirSync(bin, { recursive: true });
   const calls = join(dir, "calls");
-  for (const tool of ["systemd-sysusers", "systemd-tmpfiles", "systemctl"]) {
+  for (const tool of ["systemd-sysusers", "systemd-tmpfiles", "systemctl", "busctl"]) {
     writeFileSync(join(bin, tool), `#!/bin/sh\necho "${tool} $*" >> "${calls}"\n`);
     chmodSync(join(bin, tool), 0o755);
   }

@@ -9,7 +9,6 @@ import { hasTool } from "../units/unit-file.js";
 import { REPO, SOURCES, build, expectedFiles, stubTools, type Built } from "./build.js";
 
 const HAS_RPMBUILD = hasTool("rpmbuild");
-const SYSTEMD_RUNNING = existsSync("/run/systemd/system");
 
 function run(command: string, args: string[], env?: NodeJS.ProcessEnv): string {
   const r = spawnSync(command, args, { encoding: "utf8", env: env ?? process.env, maxBuffer: 64 * 1024 * 1024 });
@@ -36,16 +35,25 @@ function files(listing: Map<string, { dir: boolean; mode: number }>): Map<string
   return new Map([...listing].filter(([, e]) => !e.dir).map(([p, e]) => [p, e.mode]));
 }
 
-/** Runs a maintainer script with the stub tools first on PATH; resolves to the tools it called. */
-function runScript(dir: string, name: string, body: string, args: string[]): string[] {
+/**
+ * Runs a maintainer script with the stub tools first on PATH, as if systemd were (or were not) running:
+ * its `/run/systemd/system` test is pointed at a directory that exists (or does not). Resolves to the
+ * tools it called.
+ */
+function runScript(dir: string, name: string, body: string, args: string[], systemd = false): string[] {
   const stub = stubTools(join(dir, `stub-${name}`));
+  const marker = join(dir, `systemd-${name}`);
+  if (systemd) mkdirSync(marker, { recursive: true });
+  assert.match(body, /\/run\/systemd\/system/);
   const file = join(dir, `${name}.sh`);
-  writeFileSync(file, body);
+  writeFileSync(file, body.replaceAll("/run/systemd/system", marker));
   const r = spawnSync("sh", ["-e", file, ...args], { encoding: "utf8", env: { ...process.env, PATH: stub.path } });
   assert.equal(r.status, 0, `${name} ${args.join(" ")}: ${r.stderr}`);
   return existsSync(stub.calls) ? readFileSync(stub.calls, "utf8").trim().split("\n") : [];
 }
 
+/** The bus read our policy file at unpack, maybe before the user existed: the scripts make it read it again. */
+const RELOAD_BUS = "busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig";
 const CREATES = ["systemd-sysusers /usr/lib/sysusers.d/update-agent.conf", "systemd-tmpfiles --create /usr/lib/tmpfiles.d/update-agent.conf"];
 
 describe("packages", { skip: hasTool("dpkg-deb") ? false : "dpkg-deb is not installed (apt-get install dpkg)" }, () => {
@@ -104,19 +112,25 @@ describe("packages", { skip: hasTool("dpkg-deb") ? false : "dpkg-deb is not inst
       const control = join(dir, "deb-control-post");
       run("dpkg-deb", ["-e", deb, control]);
       const script = readFileSync(join(control, "postinst"), "utf8");
-      const calls = runScript(dir, "postinst", script, ["configure", ""]);
-      assert.deepEqual(calls.slice(0, 2), CREATES);
-      assert.equal(calls.includes("systemctl daemon-reload"), SYSTEMD_RUNNING);
-      assert.ok(!calls.some((c) => /systemctl (enable|start)/.test(c)), "installing must not start an agent that reboots the machine");
-      assert.deepEqual(runScript(dir, "postinst-other", script, ["abort-upgrade", "0.0.1"]), []);
+      assert.deepEqual(runScript(dir, "postinst-bare", script, ["configure", ""]), CREATES, "no systemd: no systemctl");
+      const install = runScript(dir, "postinst", script, ["configure", ""], true);
+      assert.deepEqual(install, [...CREATES, RELOAD_BUS, "systemctl daemon-reload"]);
+      assert.ok(!install.some((c) => /systemctl (enable|start)/.test(c)), "installing must not start an agent that reboots the machine");
+      const upgrade = runScript(dir, "postinst-upgrade", script, ["configure", "0.0.1-1"], true);
+      assert.deepEqual(upgrade, [...CREATES, RELOAD_BUS, "systemctl daemon-reload", "systemctl try-restart update-agent.service"]);
+      assert.deepEqual(runScript(dir, "postinst-other", script, ["abort-upgrade", "0.0.1"], true), []);
     });
 
     test("prerm stops the agent on removal only; postrm cleans up on purge only", () => {
       const control = join(dir, "deb-control-rm");
       run("dpkg-deb", ["-e", deb, control]);
       const prerm = readFileSync(join(control, "prerm"), "utf8");
-      assert.equal(runScript(dir, "prerm-remove", prerm, ["remove"]).includes("systemctl stop update-agent.service"), SYSTEMD_RUNNING);
-      assert.deepEqual(runScript(dir, "prerm-upgrade", prerm, ["upgrade", "9.9.9"]), []);
+      assert.deepEqual(runScript(dir, "prerm-remove", prerm, ["remove"], true), [
+        "systemctl stop update-agent.service",
+        "systemctl disable update-agent.service",
+      ]);
+      assert.deepEqual(runScript(dir, "prerm-remove-bare", prerm, ["remove"]), []);
+      assert.deepEqual(runScript(dir, "prerm-upgrade", prerm, ["upgrade", "9.9.9"], true), []);
       // Every absolute /var and /run path moves under a scratch root, so purging touches nothing real.
       const fake = join(dir, "fake-root");
       const postrm = readFileSync(join(control, "postrm"), "utf8").replace(/(?<=\s)\/(?=(var|run)\/)/g, `${fake}/`);
@@ -163,15 +177,16 @@ describe("packages", { skip: hasTool("dpkg-deb") ? false : "dpkg-deb is not inst
       assert.match(license, /\bMIT\b/);
     });
 
-    test("%post creates the user and directories; %preun stops the agent only on erase", () => {
+    test("%post creates the user and directories; %preun stops the agent only on erase; %postun restarts on upgrade", () => {
       const post = run("rpm", ["-qp", "--qf", "%{POSTIN}", rpm!]);
-      const calls = runScript(dir, "rpm-post", post, ["1"]);
-      assert.deepEqual(calls.slice(0, 2), CREATES);
-      assert.ok(!calls.some((c) => /systemctl (enable|start)/.test(c)));
+      assert.deepEqual(runScript(dir, "rpm-post-bare", post, ["1"]), CREATES);
+      assert.deepEqual(runScript(dir, "rpm-post", post, ["1"], true), [...CREATES, RELOAD_BUS, "systemctl daemon-reload"]);
       const preun = run("rpm", ["-qp", "--qf", "%{PREUN}", rpm!]);
-      assert.deepEqual(runScript(dir, "rpm-preun-upgrade", preun, ["1"]), []);
-      const erase = runScript(dir, "rpm-preun-erase", preun, ["0"]);
-      assert.equal(erase.includes("systemctl --no-reload disable --now update-agent.service"), SYSTEMD_RUNNING);
+      assert.deepEqual(runScript(dir, "rpm-preun-upgrade", preun, ["1"], true), []);
+      assert.deepEqual(runScript(dir, "rpm-preun-erase", preun, ["0"], true), ["systemctl --no-reload disable --now update-agent.service"]);
+      const postun = run("rpm", ["-qp", "--qf", "%{POSTUN}", rpm!]);
+      assert.deepEqual(runScript(dir, "rpm-postun-upgrade", postun, ["1"], true), ["systemctl daemon-reload", "systemctl try-restart update-agent.service"]);
+      assert.deepEqual(runScript(dir, "rpm-postun-erase", postun, ["0"], true), ["systemctl daemon-reload"]);
     });
   });
 });

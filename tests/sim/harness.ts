@@ -149,8 +149,11 @@ export interface Simulator {
   /** Every method call the daemon received, in order. */
   calls(): Promise<SimCall[]>;
   dump(): Promise<SimDump>;
-  /** A reboot: the daemon stops, the finalized (or rolled-back-to) deployment boots, the daemon starts. */
-  bootPending(): Promise<SimRecord>;
+  /**
+   * A reboot: the daemon stops, the finalized (or rolled-back-to) deployment boots, the daemon starts.
+   * `fallback`: that deployment fails to boot and the bootloader boots the previous one (it stays first in order).
+   */
+  bootPending(options?: { fallback?: boolean }): Promise<SimRecord>;
   restart(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -296,10 +299,11 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     async dump() {
       return JSON.parse(await controlCall("Dump")) as SimDump;
     },
-    async bootPending() {
+    async bootPending(bootOptions = {}) {
       stopping = true;
       await stopDaemon();
-      const { stdout } = await run(PYTHON, [SIMULATOR_SCRIPT, "boot-pending", "--state-dir", stateDir], {
+      const fallback = bootOptions.fallback ? ["--fallback"] : [];
+      const { stdout } = await run(PYTHON, [SIMULATOR_SCRIPT, "boot-pending", "--state-dir", stateDir, ...fallback], {
         env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" },
         timeout: 20_000,
       });

@@ -5,7 +5,9 @@ bus, with a real peer-to-peer transaction server, so update-agent can be tested 
 ostree system. Run with Debian's /usr/bin/python3 (python3-gi). See docs/simulator.md.
 
   rpm-ostreed-sim.py serve --state-dir DIR [--address ADDR] [--reboot-command CMD]
-  rpm-ostreed-sim.py boot-pending --state-dir DIR     (offline "reboot": what a reboot would boot)
+  rpm-ostreed-sim.py boot-pending --state-dir DIR [--fallback]
+                                   (offline "reboot": what a reboot would boot; --fallback: the bootloader
+                                    falls back to the deployment booted before)
   rpm-ostreed-sim.py dump --state-dir DIR             (offline: the state file)
 
 `serve` prints one line `READY {"name": ..., "os": ..., "pid": ...}` on stdout once it owns the bus name.
@@ -57,7 +59,7 @@ def serve(args):
 def boot_pending(args):
     from rpmostreed_sim.sysroot import Sysroot
 
-    print(json.dumps(Sysroot(args.state_dir).boot_pending()))
+    print(json.dumps(Sysroot(args.state_dir).boot_pending(fallback=args.fallback)))
 
 
 def dump(args):
@@ -81,6 +83,8 @@ def main():
     p.set_defaults(func=serve)
     p = sub.add_parser("boot-pending", help="offline reboot: boot the finalized / rolled-back-to deployment")
     p.add_argument("--state-dir", required=True)
+    p.add_argument("--fallback", action="store_true",
+                   help="the new default deployment fails to boot and the bootloader falls back to the previous one")
     p.set_defaults(func=boot_pending)
     p = sub.add_parser("dump", help="print the state file")
     p.add_argument("--state-dir", required=True)

@@ -55,7 +55,7 @@ describe("update-agent.service settings", () => {
 
   test("reaches terminals but no other device", () => {
     assert.equal(single(unit, "Service", "DevicePolicy"), "closed");
-    assert.deepEqual(values(unit, "Service", "DeviceAllow").sort(), ["char-pts w", "char-tty w"]);
+    assert.deepEqual(values(unit, "Service", "DeviceAllow").sort(), ["char-hvc w", "char-pts w", "char-tty w", "char-ttyAMA w"]);
     assert.deepEqual(values(unit, "Service", "PrivateDevices"), [], "PrivateDevices= would hide /dev/tty1 and serial consoles");
   });
 

@@ -155,7 +155,12 @@ export function createEtcdLock(options: EtcdLockOptions): EtcdRebootLock {
           ctx.log("debug", "etcd: this node holds no reboot slot", { id: ctx.id, key: keys.semaphore });
           return { kind: "released" };
         }
-        ctx.log("info", "etcd: reboot slot released", { id: ctx.id, key: keys.semaphore, ...(result.handedTo.length ? { handed_to: result.handedTo } : {}) });
+        ctx.log("info", "etcd: reboot slot released", {
+          id: ctx.id,
+          key: keys.semaphore,
+          ...(result.handedTo.length ? { handed_to: result.handedTo } : {}),
+          ...(result.conflicts ? { conflicts: result.conflicts } : {}),
+        });
         if (lease) await ctx.gateway.leaseRevoke(lease).catch(() => {});
         return { kind: "released" };
       });

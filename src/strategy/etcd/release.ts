@@ -20,6 +20,8 @@ const MAX_CONFLICTS = 32;
 export interface ReleaseResult {
   wasHolder: boolean;
   handedTo: string[];
+  /** Compare-and-swap races lost on the way (other holders releasing at the same moment). */
+  conflicts: number;
 }
 
 export function frontWaiter(kv: KeyValue, keys: GroupKeys): FrontWaiter {
@@ -44,7 +46,7 @@ export async function releaseSlot(
     const state = stateFromKv(seen.ranges[0]?.kvs[0], semaphoreWhere(gateway, keys));
     const front = (seen.ranges[1]?.kvs ?? []).map((kv) => frontWaiter(kv, keys));
     const decision = state ? decideRelease(state.semaphore, id, front) : ({ kind: "not-held" } as const);
-    if (decision.kind === "not-held") return { wasHolder: false, handedTo: [] };
+    if (decision.kind === "not-held") return { wasHolder: false, handedTo: [], conflicts };
     const waiterKeys = decision.handedTo.map((w) => `${keys.waitersPrefix}${w}`);
     const result = await gateway.txn(
       [...unchangedState(keys, state), ...waiterKeys.map(exists)],
@@ -52,7 +54,7 @@ export async function releaseSlot(
       reads,
       deps.signal,
     );
-    if (result.succeeded) return { wasHolder: true, handedTo: decision.handedTo };
+    if (result.succeeded) return { wasHolder: true, handedTo: decision.handedTo, conflicts };
     seen = result;
     await deps.clock.sleep(nextBackoff(conflicts, deps.rand, ETCD_CONFLICT), deps.signal);
   }

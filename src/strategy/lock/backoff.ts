@@ -16,8 +16,12 @@ export interface BackoffPolicy {
 export const FLEETLOCK_RETRY: BackoffPolicy = { baseMs: 1_000, maxMs: 30_000, jitter: 0.5 };
 /** Polling a full FleetLock group while waiting: 10 s doubling up to Zincati's 5 min cadence. */
 export const FLEETLOCK_BUSY_POLL: BackoffPolicy = { baseMs: 10_000, maxMs: 300_000, jitter: 0.1 };
-/** A lost compare-and-swap race on the semaphore key: short, because the winner is already done. */
-export const ETCD_CONFLICT: BackoffPolicy = { baseMs: 5, maxMs: 250, jitter: 1 };
+/**
+ * A lost compare-and-swap race on the semaphore key. Short and capped low: the winner is already
+ * done, and a long cap makes an unlucky writer lose again and again to fresh writers that start
+ * with short delays (a burst of holders releasing together).
+ */
+export const ETCD_CONFLICT: BackoffPolicy = { baseMs: 4, maxMs: 64, jitter: 1 };
 /** etcd unreachable or a watch broke: 200 ms doubling up to 10 s. */
 export const ETCD_RECONNECT: BackoffPolicy = { baseMs: 200, maxMs: 10_000, jitter: 0.5 };
 

@@ -197,11 +197,16 @@ class Sysroot:
         self.save()
         return booted
 
-    def boot_pending(self):
+    def boot_pending(self, fallback=False):
         """
         What a reboot does: an unlocked staged deployment is applied; a finalization-locked one is
         thrown away (ostree-finalize-staged refuses it); otherwise the first deployment in boot order
         boots (so a Rollback takes effect). /run is a tmpfs: the driver registration is gone.
+
+        `fallback`: the new default deployment is written (first in boot order) but fails to boot, and the
+        bootloader falls back to the deployment booted before (GRUB's boot counter, as greenboot sets it up).
+        The boot order is not changed by that: the failed deployment stays first, so the next plain reboot
+        tries it again unless someone (greenboot's `rpm-ostree rollback`, the agent) reorders it.
         """
         order = self.deployments
         staged = self.staged()
@@ -209,10 +214,16 @@ class Sysroot:
         if staged and staged["locked"]:
             order = [d for d in order if d is not staged]
             staged = None
-        new_booted = staged or order[0]
-        rest = [d for d in order if d is not new_booted]
-        rollback = previous if previous is not new_booted else (rest[0] if rest else None)
-        kept = [new_booted] + ([rollback] if rollback else []) + [d for d in rest if d["pinned"] and d is not rollback]
+        new_default = staged or order[0]
+        if fallback and new_default is not previous:
+            pinned = [d for d in order if d["pinned"] and d is not new_default and d is not previous]
+            kept = [new_default, previous] + pinned
+            new_booted = previous
+        else:
+            new_booted = new_default
+            rest = [d for d in order if d is not new_booted]
+            rollback = previous if previous is not new_booted else (rest[0] if rest else None)
+            kept = [new_booted] + ([rollback] if rollback else []) + [d for d in rest if d["pinned"] and d is not rollback]
         for d in kept:
             d["booted"] = d is new_booted
             d["staged"] = False

@@ -1,0 +1,83 @@
+/**
+ * Shared pieces of the agent-loop integration tests (tests/agent/loop-*.test.ts): reading the simulator's
+ * call log, running the real `agentctl`, extra config fragments, and waiting for conditions.
+ */
+import { execFile } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { NodeRig } from "../helpers/node-rig.js";
+import type { SimCall, SimRelease } from "../sim/harness.js";
+
+const AGENTCTL = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "agentctl.js");
+const STAGING_METHODS = new Set(["Deploy", "UpdateDeployment", "Rebase"]);
+
+/** The `sha256:…` digest (OCI) or the checksum a stage call names for `release`. */
+function revisionOf(release: SimRelease): string {
+  const at = release.payload.lastIndexOf("@");
+  return at >= 0 ? release.payload.slice(at + 1) : `revision=${release.payload}`;
+}
+
+/** Staging calls (not the driver registration, which is a `Deploy("")`), optionally only those for `release`. */
+export function stageCalls(calls: SimCall[], release?: SimRelease): SimCall[] {
+  return calls.filter((c) => {
+    if (c.path === "/" || !STAGING_METHODS.has(c.method) || c.args[0] === "") return false;
+    return release === undefined || JSON.stringify(c.args).includes(revisionOf(release));
+  });
+}
+
+export function methodCalls(calls: SimCall[], method: string): SimCall[] {
+  return calls.filter((c) => c.method === method && c.interface.endsWith(".OS"));
+}
+
+/** A compact trace for assertion messages: `Deploy(sha256:2222…) Cleanup FinalizeDeployment`. */
+export function trace(calls: SimCall[]): string {
+  return calls
+    .filter((c) => c.interface.endsWith(".OS"))
+    .map((c) => (c.method === "Deploy" ? `Deploy(${String(c.args[0]).slice(0, 12)})` : c.method))
+    .join(" ");
+}
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The real CLI as an admin would run it, against the rig's bus and root. */
+export function agentctl(rig: NodeRig, ...args: string[]): Promise<CliRun> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [AGENTCTL, "--root", rig.root, ...args], { env: rig.env, timeout: 60_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === "number" ? error.code : null) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** An extra fragment in `<root>/etc/update-agent/config.d/` (the rig's own is 50-rig.toml). */
+export function writeFragment(rig: NodeRig, name: string, text: string): string {
+  const path = join(rig.root, "etc/update-agent/config.d", name);
+  writeFileSync(path, text);
+  return path;
+}
+
+/** A periodic strategy whose only window opens 12 hours from now: a staged update waits. */
+export function closedWindowConfig(now = new Date()): string {
+  const hour = (now.getUTCHours() + 12) % 24;
+  return ["[updates]", 'strategy = "periodic"', "[updates.periodic]", 'time_zone = "UTC"', "[[updates.periodic.window]]", `cron = "0 ${hour} * * *"`, "length_minutes = 60", ""].join("\n");
+}
+
+/** Polls `probe` until it returns something other than undefined/false. */
+export async function waitUntil<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000, detail?: () => string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${detail ? `\n${detail()}` : ""}`);
+    await sleep(100);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
