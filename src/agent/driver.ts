@@ -12,6 +12,8 @@ import type { CheckOutcome } from "./check.js";
 import type { Progress } from "./view.js";
 import type { DeploymentManager } from "../deploy/port.js";
 import type { Deployment } from "../deploy/deployment.js";
+import { stagedMismatch } from "../deploy/stage-plan.js";
+import type { Release } from "../graph/release.js";
 import type { Clock } from "../host/clock.js";
 import type { Logger } from "../host/log.js";
 import { isAgentError } from "../errors.js";
@@ -38,6 +40,22 @@ export interface DriverPorts {
 export interface DriverConfig {
   policy: Policy;
   timing: Timing;
+}
+
+/** How long a transaction found running before a stage is waited out (rpm-ostree's busy wait is as long). */
+const SETTLE_WAIT_MS = 15 * 60 * 1000;
+const SETTLE_POLL_MS = 1_000;
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
 }
 
 /** A loop that has not finished an event for this long is stuck (watchdog): transactions are bounded well below it. */
@@ -207,11 +225,18 @@ export class Driver {
 
   private async stage(target: ReleaseRef): Promise<AgentEvent[]> {
     const { ports } = this;
-    ports.log.info(`staging ${target.version}`, { payload: target.payload });
+    const release = { version: target.version, payload: target.payload, ageIndex: target.age_index, metadata: {} };
     this.progress = { percent: undefined, message: "starting" };
     try {
+      if (await this.alreadyStaged(release)) {
+        ports.log.notice(`${target.version} is already staged; not staging it again`);
+        return [{ type: "staged", target }];
+      }
+      // Stopping while waiting: the state file still says staging, so the next start stages.
+      if (this.stopping) return [];
+      ports.log.info(`staging ${target.version}`, { payload: target.payload });
       await ports.deploy.stage(
-        { version: target.version, payload: target.payload, ageIndex: target.age_index, metadata: {} },
+        release,
         {
           allowDowngrade: ports.allowDowngrade(),
           expectedStream: ports.expectedStream(),
@@ -232,6 +257,27 @@ export class Driver {
     } finally {
       this.progress = undefined;
     }
+  }
+
+  /**
+   * A transaction still running in rpm-ostreed (the stage of an agentd killed mid-transaction, or another
+   * client's) is waited out first; if it left exactly this release staged, staging again would only join
+   * or repeat it.
+   */
+  private async alreadyStaged(release: Release): Promise<boolean> {
+    const { ports } = this;
+    const deadline = ports.clock.now().getTime() + SETTLE_WAIT_MS;
+    let status = await ports.deploy.status();
+    while (status.activeTransaction !== undefined && !this.stopping && ports.clock.now().getTime() < deadline) {
+      if (this.progress?.message.startsWith("waiting") !== true) {
+        ports.log.info(`waiting for rpm-ostreed to finish "${status.activeTransaction}" before staging ${release.version}`);
+      }
+      this.progress = { percent: undefined, message: `waiting for rpm-ostreed to finish "${status.activeTransaction}"` };
+      ports.published(this.state, this.progress);
+      await abortableSleep(SETTLE_POLL_MS, this.abort.signal);
+      status = await ports.deploy.status();
+    }
+    return status.staged !== undefined && stagedMismatch(status.staged, release, ports.expectedStream()) === undefined;
   }
 
   private async finalize(target: ReleaseRef): Promise<AgentEvent[]> {

@@ -19,6 +19,8 @@ import type { RebootLock, LockLogger, LockObserver } from "../strategy/lock/inde
 import { createFleetLock } from "../strategy/fleetlock/client.js";
 import { EtcdGateway } from "../strategy/etcd/gateway.js";
 import { createEtcdLock } from "../strategy/etcd/lock.js";
+import { createFleetDenylist } from "../strategy/etcd/denylist.js";
+import type { VerifiedRelease } from "../health/record.js";
 import { buildSchedule, resolveTimeZone, totalMinutes, type Schedule } from "../strategy/windows/index.js";
 import type { GateDeps, HookRun } from "../strategy/gate.js";
 import type { Policy } from "./machine.js";
@@ -36,6 +38,18 @@ export interface Runtime {
   gate: GateDeps;
   policy: Policy;
   timing: Timing;
+  /** The group's shared denylist (strategy etcd_lock only). */
+  fleet: FleetDenylistPort | undefined;
+}
+
+/** The group's denylist as the agent uses it: a failed release is recorded for everyone, and nobody installs it. */
+export interface FleetDenylistPort {
+  /** Adds a release this node denylisted (boot verification). Throws when etcd cannot be written. */
+  record: (release: VerifiedRelease, reason: string) => Promise<void>;
+  /** `denylist` plus the payloads on the group's list; when etcd cannot be read, `denylist` alone (logged). */
+  merge: (denylist: ReadonlySet<string>) => Promise<ReadonlySet<string>>;
+  /** Why `target` must not be installed, when it is on the group's list. Throws when etcd cannot be read. */
+  denied: (target: ReleaseRef) => Promise<string | undefined>;
 }
 
 export interface RuntimeInputs {
@@ -68,6 +82,31 @@ export async function etcdGatewayFromSettings(settings: Settings, observe?: Lock
     observe,
     log,
   });
+}
+
+async function createFleetDenylistPort(inputs: RuntimeInputs): Promise<FleetDenylistPort | undefined> {
+  const { settings, identity, log } = inputs;
+  if (settings.updates.strategy !== "etcd_lock") return undefined;
+  const list = createFleetDenylist({ gateway: await etcdGatewayFromSettings(settings), group: identity.group, keyPrefix: settings.updates.etcd_lock.key_prefix });
+  return {
+    async record(release, reason) {
+      const entry = { payload: release.payload, version: release.version, reason, node_id: identity.nodeUuid, time: inputs.now().toISOString() };
+      if (await list.recordFleetDenylist(entry)) log.notice(`release ${release.version} added to the denylist of group ${identity.group}`);
+    },
+    async merge(denylist) {
+      try {
+        const fleet = await list.readFleetDenylist();
+        return fleet.length === 0 ? denylist : new Set([...denylist, ...fleet.map((e) => e.payload)]);
+      } catch (e) {
+        log.warn(`cannot read the denylist of group ${identity.group}; using this node's own: ${e instanceof Error ? e.message : String(e)}`);
+        return denylist;
+      }
+    },
+    async denied(target) {
+      const entry = (await list.readFleetDenylist()).find((e) => e.payload === target.payload);
+      return entry ? `${target.version} is on the denylist of group ${identity.group}: ${entry.reason} (node ${entry.node_id}, ${entry.time})` : undefined;
+    },
+  };
 }
 
 async function createLock(inputs: RuntimeInputs): Promise<RebootLock | undefined> {
@@ -148,6 +187,7 @@ export async function buildRuntime(inputs: RuntimeInputs): Promise<Runtime> {
   const { settings, log, metrics, root } = inputs;
   const schedule = scheduleFor(inputs);
   const lock = await createLock(inputs);
+  const fleet = await createFleetDenylistPort(inputs);
   const t = settings.agent.timing;
   const gracePeriodMinutes = settings.updates.interactive.grace_period_minutes;
   metrics.setStrategy(settings.updates.strategy);
@@ -167,6 +207,7 @@ export async function buildRuntime(inputs: RuntimeInputs): Promise<Runtime> {
       if (result.delivered < result.sessions) log.warn(`${result.sessions} interactive sessions found, but only broadcasted to ${result.delivered}`);
     },
     runPreRebootHooks: (target) => runHooks(inputs, PRE_REBOOT_HOOKS_DIR, target),
+    ...(fleet ? { denied: fleet.denied } : {}),
     log,
     now: inputs.now,
   };
@@ -175,6 +216,7 @@ export async function buildRuntime(inputs: RuntimeInputs): Promise<Runtime> {
     schedule,
     lock,
     gate,
+    fleet,
     policy: { maxDeployAttempts: t.max_deploy_attempts, steadyIntervalMs: t.steady_interval_secs * 1000, maxPostponements: postponementsFor(gracePeriodMinutes) },
     timing: {
       steadyIntervalSecs: t.steady_interval_secs,

@@ -13,6 +13,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   resume: () => import("./commands/control.js").then((m) => m.resume),
   denylist: () => import("./commands/denylist.js"),
   health: () => import("./commands/health.js"),
+  lock: () => import("./commands/lock.js"),
 };
 
 /** Pulls the global `--root DIR` / `--root=DIR` out of argv, wherever it stands. */

@@ -6,7 +6,9 @@
  *      the FleetLock slot and holds it for up to 10 minutes: we don't)
  *   3. logind block inhibitors on shutdown (rpm-ostree would refuse to finalize anyway: coreos/zincati#562)
  *   4. the reboot slot (FleetLock or the etcd semaphore)
- *   5. pre-reboot hooks (drain): a failing hook gives the slot back and postpones the reboot.
+ *   5. the group's denylist (etcd_lock), read once the slot is ours: the node that failed a release records it
+ *      before it gives the slot back, so whoever gets the slot next sees it and does not install that release.
+ *   6. pre-reboot hooks (drain): a failing hook gives the slot back and postpones the reboot.
  * `apply-now` (force) skips 1 and 2 only: it never takes a slot it was not given.
  */
 import type { GateResult } from "../agent/machine.js";
@@ -35,6 +37,8 @@ export interface GateDeps {
   overrideSessions: () => Promise<boolean>;
   broadcast: (sessions: InteractiveSession[], target: ReleaseRef, remainingSecs: number) => Promise<void>;
   runPreRebootHooks: (target: ReleaseRef) => Promise<HookRun>;
+  /** Why the group says `target` must not be installed (its shared denylist), or undefined; may throw. */
+  denied?: ((target: ReleaseRef) => Promise<string | undefined>) | undefined;
   log: Logger;
   now: () => Date;
 }
@@ -126,17 +130,23 @@ export async function evaluateGate(deps: GateDeps, req: GateRequest): Promise<Ga
       return wait({ kind: "lock", message: `cannot take a reboot slot: ${outcome.error.describe()}` }, false);
     }
   }
+  const giveBack = async (why: string): Promise<boolean> => {
+    if (!deps.lock) return false;
+    const released = await deps.lock.release();
+    if (released.kind !== "error") return false;
+    deps.log.error(`${why} and the reboot slot could not be given back: ${released.error.describe()}`);
+    return true;
+  };
+  if (deps.denied) {
+    // Fail closed: a list we cannot read might name this release.
+    const denied = await deps.denied(req.target).catch((e: unknown) => `cannot read the group's denylist: ${e instanceof Error ? e.message : String(e)}`);
+    if (denied !== undefined) {
+      return wait({ kind: "strategy", message: denied }, await giveBack(`${req.target.version} may not be installed`));
+    }
+  }
   const hooks = await deps.runPreRebootHooks(req.target);
   if (!hooks.ok) {
-    let slotHeld = false;
-    if (deps.lock) {
-      const released = await deps.lock.release();
-      if (released.kind === "error") {
-        deps.log.error(`pre-reboot hook failed and the reboot slot could not be given back: ${released.error.describe()}`);
-        slotHeld = true;
-      }
-    }
-    return wait({ kind: "hook", message: `pre-reboot hook failed: ${hooks.failures.join("; ")}` }, slotHeld);
+    return wait({ kind: "hook", message: `pre-reboot hook failed: ${hooks.failures.join("; ")}` }, await giveBack("pre-reboot hook failed"));
   }
   return { allowed: true, slotHeld: deps.lock !== undefined };
 }

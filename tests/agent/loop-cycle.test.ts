@@ -99,7 +99,7 @@ test("loop: control over D-Bus: check now, pause stops staging, resume continues
     const check = await agentctl(rig, "check");
     assert.equal(check.code, 0, check.stderr);
     await waitUntil("a second graph request", () => rig.graph.requests.length > requestsAfterFirst);
-    await rig.waitForStatus("the second check recorded", (s) => s.last_check !== null && s.last_check.at !== first.last_check?.at);
+    await rig.waitForStatus("the second check recorded", (s) => s.last_check?.at !== undefined && s.last_check.at !== first.last_check?.at);
 
     const until = new Date(Date.now() + 3_600_000).toISOString();
     const pause = await agentctl(rig, "pause", "--until", until);

@@ -9,7 +9,7 @@
 #   BOX_NODE     the host's node binary, bound read-only at /usr/bin/node
 #   BOX_BOOT_ID  a file with this boot's id, bound over /proc/sys/kernel/random/boot_id: the kernel is
 #                shared with the host, so without it every boot of the box would have the same boot id
-#   BOX_BINDS    more binds, one per line: "ro|rw<TAB>host path<TAB>box path"
+#   BOX_BINDS    more binds, one per line: "ro|rw<TAB>host path<TAB>box path" (not recursive)
 set -eu
 R="$BOX_ROOT"
 fail() { echo "box-init: $*" >&2; exit 70; }
@@ -17,7 +17,7 @@ fail() { echo "box-init: $*" >&2; exit 70; }
 
 bind() { # bind MODE SRC DST
   if [ -d "$2" ]; then mkdir -p "$R$3"; else [ -e "$R$3" ] || { mkdir -p "$(dirname "$R$3")"; : > "$R$3"; }; fi
-  mount --rbind "$2" "$R$3"
+  mount --bind "$2" "$R$3" # not --rbind: the checkout holds the box's own disk (.cache/e2e/runs)
   if [ "$1" = ro ]; then mount -o remount,bind,ro "$R$3"; fi
 }
 

@@ -5,9 +5,10 @@
  */
 import { AgentError } from "../../errors.js";
 import type { EtcdGateway } from "./gateway.js";
-import { freshSemaphore, withoutHolder, type Semaphore } from "./semaphore.js";
+import { freshSemaphore, type Semaphore } from "./semaphore.js";
 import { casSemaphore, readSemaphore, semaphoreWhere, stateFromKv, type SemaphoreState } from "./store.js";
-import { dropExpiryOps } from "./ttl.js";
+import { systemClock } from "../../host/clock.js";
+import { releaseSlot, type ReleaseResult } from "./release.js";
 import { getOp, prefixOp, type GroupKeys, type KeyValue } from "./wire.js";
 
 export interface LockStatus {
@@ -85,17 +86,11 @@ async function rewrite(
 }
 
 /**
- * Frees `id`'s slot (and its expiry keys). Resolves to whether it held one; releasing a node that
- * holds nothing changes nothing.
+ * Frees `id`'s slot (and its expiry keys), handing it to the first waiter as a release by the node
+ * itself would. Releasing a node that holds nothing changes nothing.
  */
-export async function releaseHolder(gateway: EtcdGateway, keys: GroupKeys, id: string): Promise<{ wasHolder: boolean; holders: string[] }> {
-  const { before, after } = await rewrite(
-    gateway,
-    keys,
-    (current) => (current?.semaphore.holders.includes(id) ? withoutHolder(current.semaphore, id) : undefined),
-    { success: dropExpiryOps(keys, id) },
-  );
-  return { wasHolder: before?.semaphore.holders.includes(id) ?? false, holders: after?.holders ?? [] };
+export async function releaseHolder(gateway: EtcdGateway, keys: GroupKeys, id: string): Promise<ReleaseResult> {
+  return releaseSlot(gateway, keys, id, { clock: systemClock, rand: Math.random });
 }
 
 /**
