@@ -29,6 +29,7 @@ import { evaluateGate, reportSteady } from "../strategy/gate.js";
 import { Publisher } from "./publish.js";
 import { verifyBoot } from "./boot.js";
 import { withBackoff } from "./retry.js";
+import { instrumentDeployments } from "./instrument.js";
 import type { AgentState } from "./state.js";
 
 const DRIVER_NAME = "update-agent";
@@ -100,7 +101,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const stopped = new Promise<void>((r) => (resolveStopped = r));
   const notifier = createNotifier({ env, uid: process.getuid?.() ?? 0, log });
   const metrics = createMetrics();
-  const deploy = connectRpmOstree({ env });
+  const deploy = instrumentDeployments(connectRpmOstree({ env }), metrics);
   const onTerm = () => {
     stopping = true;
     resolveStopped();
@@ -149,6 +150,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         inputs: inputs(),
         bootId: await bootIdOf(args.root),
         reboot: () => sessions.reboot(),
+        recordFleetDenylist: runtime.fleet?.record,
       });
     }
     await store.save(state);
@@ -161,7 +163,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         deploy,
         checkGraph: async (denylist, signal) => {
           metrics.updateChecks.inc();
-          const outcome = await checkForUpdate({ settings, identity: inputs().identity, denylist, now: systemClock.now(), env, log, signal });
+          const outcome = await checkForUpdate({ settings, identity: inputs().identity, denylist: (await runtime.fleet?.merge(denylist)) ?? denylist, now: systemClock.now(), env, log, signal });
           if (outcome.errorKind) metrics.updateCheckErrors.inc({ kind: outcome.errorKind });
           if (outcome.plan) publisher.graphChecked(outcome.plan);
           return outcome;

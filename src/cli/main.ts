@@ -36,9 +36,19 @@ export function extractRoot(argv: string[]): { root: string; rest: string[] } {
   return { root, rest };
 }
 
-function usage(): string {
-  const lines = Object.keys(COMMANDS).sort().map((name) => `  ${name}`);
-  return ["usage: agentctl [--root DIR] COMMAND [ARGS...] [--json]", "", "commands:", ...lines, ""].join("\n");
+async function usage(): Promise<string> {
+  const names = Object.keys(COMMANDS).sort();
+  const width = Math.max(...names.map((n) => n.length));
+  const lines = await Promise.all(names.map(async (name) => `  ${name.padEnd(width)}  ${(await COMMANDS[name]!()).summary}`));
+  return [
+    "usage: agentctl [--root DIR] COMMAND [ARGS...] [--json]",
+    "",
+    "commands:",
+    ...lines,
+    "",
+    "`agentctl COMMAND --help` for a command's options; docs/agentctl.md for everything.",
+    "",
+  ].join("\n");
 }
 
 export async function main(argv: string[], io: Partial<CliContext> = {}): Promise<number> {
@@ -48,12 +58,12 @@ export async function main(argv: string[], io: Partial<CliContext> = {}): Promis
     const { root, rest } = extractRoot(argv);
     const [name, ...args] = rest;
     if (name === undefined || name === "--help" || name === "-h" || name === "help") {
-      stdout(usage());
+      stdout(await usage());
       return name === undefined ? 2 : 0;
     }
     const load = COMMANDS[name];
     if (!load) {
-      stderr(`agentctl: unknown command '${name}'\n${usage()}`);
+      stderr(`agentctl: unknown command '${name}'\n${await usage()}`);
       return 2;
     }
     const command = await load();

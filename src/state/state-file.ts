@@ -101,6 +101,18 @@ export class StateFile<T> {
 
   /** Never throws: problems come back as warnings next to the state to use. */
   async load(): Promise<LoadedState<T>> {
+    return this.read(true);
+  }
+
+  /**
+   * Like `load`, but never changes anything on disk: an unusable file stays where it is (for readers such
+   * as `agentctl status`, which must not move a file a running daemon owns).
+   */
+  async peek(): Promise<LoadedState<T>> {
+    return this.read(false);
+  }
+
+  private async read(moveAsideWhenUnusable: boolean): Promise<LoadedState<T>> {
     let text: string;
     try {
       text = await readFile(this.path, "utf8");
@@ -120,7 +132,12 @@ export class StateFile<T> {
     } catch (e) {
       // Anything else (a throwing refinement, say) is still no reason to refuse to start.
       const reason = e instanceof Unusable ? e.message : `cannot be decoded (${(e as Error).message})`;
-      const warning = await this.moveAside(reason);
+      const warning = moveAsideWhenUnusable
+        ? await this.moveAside(reason)
+        : new AgentError("STATE_CORRUPT", `unusable state file: ${reason}`, {
+            where: this.path,
+            hint: "agentd keeps it as state.json.corrupt-<time> and starts from the initial state when it next starts",
+          });
       return { state: this.opts.initial(), warnings: [warning] };
     }
   }

@@ -33,6 +33,8 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const INIT_SCRIPT = join(HERE, "box-init.sh");
 const HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const BOX_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/** Runs "$@" in its own process group (setsid made it the leader), reporting on fd 3. */
+const EXEC_SHIM = 'echo "pid $$" >&3; "$@" 3>&-; echo "exit $?" >&3';
 /** Where the checkout is bound (read-only) inside the box. */
 export const REPO_IN_BOX = "/opt/update-agent";
 /** glibc's SIGRTMIN is 34; systemd powers off on SIGRTMIN+4. Node has no name for it. */
@@ -97,16 +99,6 @@ function childrenOf(pid: number): number[] {
     return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").split(" ").filter((p) => p.trim() !== "").map(Number);
   } catch {
     return [];
-  }
-}
-
-/** The state letter of /proc/PID/stat ("R", "S", "T" for stopped, "Z", …), "" when gone. */
-function processState(pid: number): string {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-  } catch {
-    return "";
   }
 }
 
@@ -287,39 +279,49 @@ export class Box {
     }
   }
 
-  /** Runs a command inside the box (all its namespaces and its root), with a clean environment. */
+  /**
+   * Runs a command inside the box (all its namespaces and its root), with a clean environment.
+   * `code` is the command's exit status, 128+N when signal N ended it, 137 when the box went down
+   * under it (a reboot kills everything).
+   */
   async exec(cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
     const pid = this.pid;
     const env = { PATH: BOX_PATH, LANG: "C.UTF-8", HOME: "/root", ...this.options.env, ...options.env };
     const asUser = options.user && options.user !== "root" ? ["/usr/sbin/runuser", "-u", options.user, "--"] : [];
-    const args = ["-t", String(pid), "-m", "-u", "-i", "-p", "-r", "-w", "--", "/usr/bin/env", "-i", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...asUser, ...cmd];
+    const command = ["/usr/bin/env", "-i", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...asUser, ...cmd];
+    // `setsid -f` forks and its parent exits at once: the command's shell is orphaned inside the box and
+    // adopted by PID 1. That matters at shutdown: systemd-shutdown kills every process, then waits for a
+    // SIGCHLD to notice they are gone. A child of nsenter (outside the box) sends it none, and the
+    // shutdown would sit out its whole timeout. The shell reports its pid and the status on fd 3.
+    const args = ["-t", String(pid), "-m", "-u", "-i", "-p", "-r", "-w", "--", "/usr/bin/setsid", "-f", "/bin/sh", "-c", EXEC_SHIM, "box-exec", ...command];
     return new Promise((resolve, reject) => {
-      const child = spawn("nsenter", args, { stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"], env: { PATH: HOST_PATH } });
+      const child = spawn("nsenter", args, {
+        stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe", "pipe"],
+        env: { PATH: HOST_PATH },
+      });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
+      let report = "";
+      let nsenterStatus = 0;
       child.stdout!.on("data", (d: Buffer) => out.push(d));
       child.stderr!.on("data", (d: Buffer) => err.push(d));
+      (child.stdio[3] as NodeJS.ReadableStream).on("data", (d: Buffer) => (report += d.toString()));
       if (options.input !== undefined) child.stdin!.end(options.input);
-      // nsenter stops itself when its child stops, to pass job control on. systemd-shutdown stops every
-      // process in the box (SIGSTOP, then SIGTERM and SIGCONT), but cannot continue nsenter, which is
-      // outside: nsenter would never reap its killed child and the shutdown would wait for that zombie.
-      const unstop = setInterval(() => {
-        if (child.pid !== undefined && processState(child.pid) === "T") child.kill("SIGCONT");
-      }, 50);
+      child.once("exit", (code, signal) => (nsenterStatus = exitCodeOf(code, signal)));
       const timer = setTimeout(() => {
-        // nsenter forks into the PID namespace: kill what it started too.
-        if (child.pid !== undefined) for (const p of childrenOf(child.pid)) process.kill(p, "SIGKILL");
+        const shim = /^pid (\d+)$/m.exec(report)?.[1];
+        if (shim !== undefined && this.running) void this.exec(["kill", "-KILL", "--", `-${shim}`]).catch(() => {});
         child.kill("SIGKILL");
       }, options.timeoutMs ?? 60_000);
       child.once("error", (error) => {
         clearTimeout(timer);
-        clearInterval(unstop);
         reject(new Error(`cannot run nsenter: ${error.message}`));
       });
-      child.once("close", (code, signal) => {
+      child.once("close", () => {
         clearTimeout(timer);
-        clearInterval(unstop);
-        resolve({ code: exitCodeOf(code, signal), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+        const status = /^exit (\d+)$/m.exec(report)?.[1];
+        const code = status !== undefined ? Number(status) : nsenterStatus !== 0 ? nsenterStatus : 137;
+        resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
       });
     });
   }

@@ -5,14 +5,13 @@
  * update is pending (rpm-ostree's), 2 usage.
  */
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { AgentStateSchema, initialAgentState, STATE_SCHEMA_VERSION, type AgentState } from "../../agent/state.js";
+import type { AgentState } from "../../agent/state.js";
+import { agentStateFile } from "../../agent/store.js";
 import { statusView, type StatusView } from "../../agent/view.js";
 import { AgentClient } from "../../api/agent-client.js";
 import { AgentError } from "../../errors.js";
 import { systemBusAddress } from "../../host/dbus.js";
-import { statePath } from "../../state/index.js";
 import { resolveTimeZone } from "../../strategy/windows/index.js";
 import type { CliContext } from "../context.js";
 import { renderStatus, statusJson } from "../render/status.js";
@@ -115,41 +114,8 @@ export interface StateSnapshot {
  * a status command must not, least of all behind a running daemon that owns the file.
  */
 export async function readStateReadOnly(root: string): Promise<StateSnapshot> {
-  const path = statePath(root);
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") return { state: initialAgentState() };
-    return {
-      state: initialAgentState(),
-      warning: new AgentError("STATE_IO", `cannot read the state file (${code ?? String(e)})`, { where: path, hint: "check that it is a regular, readable file" }),
-    };
-  }
-  const problem = (reason: string): StateSnapshot => ({
-    state: initialAgentState(),
-    warning: new AgentError("STATE_CORRUPT", `unusable state file: ${reason}`, {
-      where: path,
-      hint: "agentd keeps it as state.json.corrupt-<time> and starts from the initial state when it next starts",
-    }),
-  });
-  let document: unknown;
-  try {
-    document = JSON.parse(text);
-  } catch (e) {
-    return problem(`not valid JSON (${(e as Error).message})`);
-  }
-  const envelope = (typeof document === "object" && document !== null ? document : {}) as Record<string, unknown>;
-  const version = envelope.schema_version;
-  if (typeof version !== "number" || !Number.isInteger(version) || version < 1) return problem('"schema_version" is missing or not a positive integer');
-  if (version > STATE_SCHEMA_VERSION) return problem(`schema version ${version} is newer than this agentctl understands (${STATE_SCHEMA_VERSION})`);
-  const parsed = AgentStateSchema.safeParse(envelope.state);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return problem(`state does not match schema version ${STATE_SCHEMA_VERSION}: ${issue ? `${issue.path.join(".") || "(root)"}: ${issue.message}` : "invalid"}`);
-  }
-  return { state: parsed.data };
+  const { state, warnings } = await agentStateFile(root).peek();
+  return warnings[0] ? { state, warning: warnings[0] } : { state };
 }
 
 /** The node's wall-clock zone; a broken /etc/localtime should not stop status from showing, so UTC then. */
