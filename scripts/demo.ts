@@ -7,11 +7,18 @@
  *   npm run demo                                  immediate strategy
  *   npm run demo -- --fragment my-strategy.toml   drop a config fragment in (any strategy)
  *   npm run demo -- --failing-check               a required health check fails on the new release: rollback
+ *   npm run demo -- --fragment docs/examples/fleet-lock.toml      every strategy has a ready-made fragment there
+ *
+ * A FleetLock `base_url` or an etcd endpoint on `127.0.0.1:0` is a placeholder: the demo starts that coordinator
+ * on loopback (a one-slot FleetLock server; a throw-away etcd, when it is installed) and fills in its address.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { join } from "node:path";
+import { basename, join } from "node:path";
+import { parse as parseToml } from "smol-toml";
 import { startNodeRig, type NodeRig } from "../tests/helpers/node-rig.js";
+import { startFleetLockServer } from "../tests/helpers/fleetlock-server.js";
+import { ETCD_BINARY, startEtcd } from "../tests/helpers/etcd.js";
 import type { SimRelease } from "../tests/sim/harness.js";
 import type { StatusView } from "../src/agent/view.js";
 import { progressBar } from "../src/cli/render/words.js";
@@ -60,18 +67,88 @@ async function watch(rig: NodeRig, until: (s: StatusView) => boolean, deadline: 
   }
 }
 
+/** `http://127.0.0.1:0` (with or without a path): "start one for me". */
+const PLACEHOLDER = /^https?:\/\/127\.0\.0\.1:0(?=\/|$)/;
+
+interface Coordinators {
+  /** The fragments with every placeholder replaced by a running server's address. */
+  fragments: string[];
+  /** What each coordinator holds now, for the summary. */
+  describe(): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+async function startCoordinators(fragments: string[]): Promise<Coordinators> {
+  const stops: (() => Promise<void>)[] = [];
+  const summaries: (() => Promise<string> | string)[] = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch(() => undefined);
+  };
+  const filled: string[] = [];
+  try {
+    for (const text of fragments) {
+      let updates: { fleet_lock?: { base_url?: unknown }; etcd_lock?: { endpoints?: unknown } } = {};
+      try {
+        updates = (parseToml(text) as { updates?: typeof updates }).updates ?? {};
+      } catch {
+        // agentd reports the fragment's syntax error itself, naming the file
+      }
+      let result = text;
+      const base = updates.fleet_lock?.base_url;
+      if (typeof base === "string" && PLACEHOLDER.test(base)) {
+        const server = await startFleetLockServer({
+          mount: new URL(base).pathname,
+          onCall: (c) => say(dim(`    fleetlock server: ${c.api} from ${c.id.slice(0, 8)}… (group ${c.group}) → ${c.status}${c.status === 200 ? "" : " (busy)"}`)),
+        });
+        stops.push(() => server.close());
+        summaries.push(() => `fleetlock server ${server.baseUrl}: ${server.calls.length} requests; slot holders now: ${server.holders().length === 0 ? "none" : server.holders().join(", ")}`);
+        result = result.replaceAll(JSON.stringify(base), JSON.stringify(server.baseUrl));
+        say(dim(`  started a FleetLock server (one slot per group) at ${server.baseUrl}`));
+      }
+      const endpoints = updates.etcd_lock?.endpoints;
+      const placeholders = Array.isArray(endpoints) ? endpoints.filter((e): e is string => typeof e === "string" && PLACEHOLDER.test(e)) : [];
+      if (placeholders.length > 0) {
+        if (!existsSync(ETCD_BINARY)) throw new Error(`this fragment asks for an etcd on loopback, and ${ETCD_BINARY} is not installed (apt-get install etcd-server), or set updates.etcd_lock.endpoints to your etcd`);
+        const etcd = await startEtcd();
+        stops.push(() => etcd.destroy());
+        summaries.push(async () => {
+          const semaphores = (await etcd.etcdctl("get", "--prefix", "com.coreos.airlock/groups/")).trim().split("\n");
+          return `etcd ${etcd.endpoint}: ${semaphores.join(" = ")}`;
+        });
+        for (const e of placeholders) result = result.replaceAll(JSON.stringify(e), JSON.stringify(etcd.endpoint));
+        say(dim(`  started etcd at ${etcd.endpoint}; the reboot slot is Airlock's semaphore com.coreos.airlock/groups/<group>/v1/semaphore`));
+      }
+      filled.push(result);
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { fragments: filled, describe: () => Promise.all(summaries.map((s) => s())), stop };
+}
+
 async function main(): Promise<number> {
   const started = Date.now();
   const deadline = started + DEADLINE_MS;
-  const fragments = (values.fragment ?? []).map((f) => readFileSync(f, "utf8"));
+  const paths = values.fragment ?? [];
   const failing = values["failing-check"] === true;
   say(`update-agent demo: a simulated Fedora CoreOS node booted on ${releases[0]!.version}`);
-  say(dim(`  graph: ${GRAPH} (${releases.length} releases); strategy and checks: ${fragments.length ? "your fragment(s)" : "immediate"}${failing ? ", a required health check that fails on the new release" : ""}`));
+  say(dim(`  graph: ${GRAPH} (${releases.length} releases); strategy and checks: ${paths.length ? paths.join(", ") : "immediate"}${failing ? ", a required health check that fails on the new release" : ""}`));
+  let coordinators: Coordinators;
+  try {
+    coordinators = await startCoordinators(paths.map((f) => readFileSync(f, "utf8")));
+  } catch (e) {
+    say(`\ndemo failed: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  }
+  // Each fragment is its own file in config.d, in the order given, as an admin would drop them in.
+  const files = Object.fromEntries(coordinators.fragments.map((text, i) => [`etc/update-agent/config.d/${61 + i}-demo-${basename(paths[i]!)}`, text]));
   const rig = await startNodeRig({
     releases,
     booted: 0,
     graphBody: () => graphBody,
-    config: [failing ? "[health]\nmax_boot_attempts = 1" : "", ...fragments].join("\n"),
+    config: failing ? "[health]\nmax_boot_attempts = 1\n" : "",
+    files,
     scripts: failing
       ? { "etc/update-agent/check/required.d/50-demo-app": `#!/bin/sh\necho "checking the demo app on $UPDATE_AGENT_BOOTED_VERSION"\n[ "$UPDATE_AGENT_BOOTED_VERSION" != "${newest.version}" ]\n` }
       : {},
@@ -82,6 +159,9 @@ async function main(): Promise<number> {
       const m = /^<([0-6])>(.*)$/.exec(line);
       if (m && !values.verbose) say(dim(`    agentd: ${m[2]}`));
     },
+  }).catch(async (e: unknown) => {
+    await coordinators.stop();
+    throw e;
   });
   try {
     say("\n1. agentd starts, checks the graph, stages the update (finalization-locked), finalizes:");
@@ -98,7 +178,8 @@ async function main(): Promise<number> {
     } else {
       await watch(rig, (s) => s.state === "idle" && s.booted?.version === newest.version && s.last_check !== null, deadline);
     }
-    say(`\ndone in ${((Date.now() - started) / 1000).toFixed(1)} s. Try: npm run demo -- --failing-check`);
+    for (const line of await coordinators.describe()) say(`  ${line}`);
+    say(`\ndone in ${((Date.now() - started) / 1000).toFixed(1)} s. Try: npm run demo -- --failing-check, or --fragment docs/examples/<strategy>.toml`);
     return 0;
   } catch (e) {
     say(`\ndemo failed: ${e instanceof Error ? e.message : String(e)}`);
@@ -107,6 +188,7 @@ async function main(): Promise<number> {
   } finally {
     await rig.stopAgent().catch(() => undefined);
     await rig.stop();
+    await coordinators.stop();
   }
 }
 

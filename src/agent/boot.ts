@@ -10,6 +10,7 @@ import type { DeploymentManager } from "../deploy/port.js";
 import type { DeploymentStatus } from "../deploy/deployment.js";
 import type { Metrics } from "../api/metrics.js";
 import type { Logger } from "../host/log.js";
+import { isAgentError } from "../errors.js";
 import { BOOT_STATUS_MOTD_NAME, writeMotd } from "../host/motd.js";
 import { childEnv } from "../host/notify.js";
 import { runGreen, runHealthChecks, runRed, type RunChecksOptions } from "../health/checks.js";
@@ -34,6 +35,11 @@ export interface BootVerificationInput {
   bootId: string | undefined;
   /** A plain reboot (logind), for "boot this release again" and an unfinished rollback. */
   reboot: () => Promise<void>;
+  /**
+   * Persists the state. Called with the decided record before any effect runs (write-ahead): a reboot or a
+   * rollback may kill the agent before it returns, and the next boot must find the record that asked for it.
+   */
+  save?: ((state: AgentState) => Promise<void>) | undefined;
   /** Records a denylisted release for the whole group, when the strategy has a shared store. */
   recordFleetDenylist?: ((release: VerifiedRelease, reason: string) => Promise<void>) | undefined;
 }
@@ -92,16 +98,44 @@ export async function verifyBoot(i: BootVerificationInput): Promise<AgentState> 
       health = report;
       continue;
     }
-    state = await carryOut(i, state, effects);
+    await i.save?.(state).catch((e: unknown) => log.error(`cannot save the boot-verification record: ${e instanceof Error ? e.message : String(e)}`));
+    // Before the effects: whoever logs in while a reboot or rollback is under way sees why.
     await writeMotd(i.root, BOOT_STATUS_MOTD_NAME, bootStatusMotd(health, state.boot ?? null)).catch((e: unknown) =>
       log.warn(`cannot write the boot-status MOTD: ${e instanceof Error ? e.message : String(e)}`),
     );
+    state = await carryOut(i, state, effects, releaseLeftBehind(i.state));
     break;
   }
   return state;
 }
 
-async function carryOut(i: BootVerificationInput, initial: AgentState, effects: BootEffect[]): Promise<AgentState> {
+/**
+ * Runs a step that reboots. When it fails (rpm-ostree refuses the rollback, logind refuses the reboot) the agent
+ * must not crash into a restart loop: it stays put, says so, and keeps the slot. The record was saved first, so
+ * the next start of the agent decides again and retries the step.
+ */
+async function attempt(i: BootVerificationInput, what: string, step: () => Promise<void>, setPhase: (phase: Phase) => void): Promise<boolean> {
+  try {
+    await step();
+    return true;
+  } catch (e) {
+    const message = `could not ${what}: ${isAgentError(e) ? e.describe() : e instanceof Error ? e.message : String(e)}; ` +
+      "staying on this release and keeping the reboot slot. Restart update-agent to try again";
+    i.log.error(message);
+    setPhase({ kind: "held", message });
+    return false;
+  }
+}
+
+/** The release this boot moved away from (what post-boot hooks see as the old version), when known. */
+function releaseLeftBehind(before: AgentState): VerifiedRelease | undefined {
+  const record = before.boot;
+  if (record?.kind === "pending") return record.previous;
+  if (record?.kind === "rolling-back") return record.from;
+  return undefined;
+}
+
+async function carryOut(i: BootVerificationInput, initial: AgentState, effects: BootEffect[], leftBehind: VerifiedRelease | undefined): Promise<AgentState> {
   let state = initial;
   const setPhase = (phase: Phase) => (state = { ...state, phase, last_state_change: new Date().toISOString() });
   for (const effect of effects) {
@@ -119,7 +153,7 @@ async function carryOut(i: BootVerificationInput, initial: AgentState, effects: 
         break;
       case "run-post-boot-hooks": {
         const booted = { version: i.status.booted.version, payload: i.status.booted.payload, age_index: 0 };
-        const hooks = await runHooks(i.inputs, POST_BOOT_HOOKS_DIR, booted);
+        const hooks = await runHooks(i.inputs, POST_BOOT_HOOKS_DIR, booted, leftBehind);
         if (!hooks.ok) i.log.warn(`post-boot hook failed: ${hooks.failures.join("; ")}`);
         break;
       }
@@ -134,16 +168,16 @@ async function carryOut(i: BootVerificationInput, initial: AgentState, effects: 
         break;
       case "reboot-again":
         setPhase({ kind: "finalized", target: { ...effect.release, age_index: 0 }, finalized_at: new Date().toISOString() });
-        await i.reboot();
+        if (!(await attempt(i, `reboot into ${effect.release.version} again`, () => i.reboot(), setPhase))) return state;
         break;
       case "rollback":
-        i.metrics.rollbacks.inc();
         setPhase({ kind: "finalized", target: { ...effect.to, age_index: 0 }, finalized_at: new Date().toISOString() });
-        await i.deploy.rollback({ reboot: true });
+        if (!(await attempt(i, `roll back from ${effect.from.version} to ${effect.to.version}`, () => i.deploy.rollback({ reboot: true }), setPhase))) return state;
+        i.metrics.rollbacks.inc();
         break;
       case "reboot":
         setPhase({ kind: "finalized", target: { ...effect.into, age_index: 0 }, finalized_at: new Date().toISOString() });
-        await i.reboot();
+        if (!(await attempt(i, `reboot into ${effect.into.version}`, () => i.reboot(), setPhase))) return state;
         break;
       case "denylist":
         if (!state.denylist.some((d) => d.payload === effect.release.payload)) {

@@ -26,7 +26,7 @@ import { buildRuntime, type Runtime, type RuntimeInputs } from "./runtime.js";
 import { Driver } from "./driver.js";
 import { checkForUpdate } from "./check.js";
 import { evaluateGate, reportSteady } from "../strategy/gate.js";
-import { Publisher } from "./publish.js";
+import { Publisher, watchDeployments } from "./publish.js";
 import { verifyBoot } from "./boot.js";
 import { withBackoff } from "./retry.js";
 import { instrumentDeployments } from "./instrument.js";
@@ -151,16 +151,28 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         bootId: await bootIdOf(args.root),
         reboot: () => sessions.reboot(),
         recordFleetDenylist: runtime.fleet?.record,
+        save: (s) => store.save(s),
       });
     }
     await store.save(state);
 
-    const publisher = new Publisher({ root: args.root, notifier, metrics, log, booted: identity.current, strategy: () => runtime.strategy });
+    const publisher = new Publisher({
+      root: args.root,
+      notifier,
+      metrics,
+      log,
+      booted: identity.current,
+      strategy: () => runtime.strategy,
+      readStaged: async () => {
+        const staged = (await deploy.status()).staged;
+        return staged && { version: staged.version, payload: staged.payload, finalizationLocked: staged.finalizationLocked };
+      },
+    });
     const driver = new Driver(
       state,
       {
         save: (s) => store.save(s),
-        deploy,
+        deploy: watchDeployments(deploy, () => publisher.stagedMayHaveChanged()),
         checkGraph: async (denylist, signal) => {
           metrics.updateChecks.inc();
           const outcome = await checkForUpdate({ settings, identity: inputs().identity, denylist: (await runtime.fleet?.merge(denylist)) ?? denylist, now: systemClock.now(), env, log, signal });
@@ -210,6 +222,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
           settings = next.settings;
           runtime = nextRuntime;
           driver.reconfigure({ policy: runtime.policy, timing: runtime.timing });
+          driver.send({ type: "updates-enabled", enabled: settings.updates.enabled });
           log.notice("configuration reloaded", { fragments: next.fragments.length });
         } catch (e) {
           logConfigError(log, e);

@@ -228,7 +228,7 @@ export class Driver {
     const release = { version: target.version, payload: target.payload, ageIndex: target.age_index, metadata: {} };
     this.progress = { percent: undefined, message: "starting" };
     try {
-      if (process.env.NOFIX === undefined && (await this.alreadyStaged(release))) {
+      if (await this.alreadyStaged(release)) {
         ports.log.notice(`${target.version} is already staged; not staging it again`);
         return [{ type: "staged", target }];
       }

@@ -42,6 +42,8 @@ export type AgentEvent =
   | { type: "apply-now" }
   | { type: "pause"; until: string }
   | { type: "resume" }
+  /** `updates.enabled` after a configuration reload (SIGHUP): stop or restart the update logic. */
+  | { type: "updates-enabled"; enabled: boolean }
   // bookkeeping from the shell: the boot-verification record (written before finalizing, updated at boot)
   | { type: "boot-recorded"; record: BootRecord | undefined };
 
@@ -118,6 +120,15 @@ function control(state: AgentState, event: AgentEvent, now: Date, policy: Policy
     case "resume": {
       const { paused_until: _dropped, ...rest } = state;
       return transition(rest, { type: "tick" }, now, policy);
+    }
+    case "updates-enabled": {
+      const kind = state.phase.kind;
+      if (event.enabled) {
+        return kind === "disabled" ? { state: withPhase(state, { kind: "reporting-steady" }, now), effects: [{ kind: "report-steady" }] } : stay(state);
+      }
+      // A finalized update reboots anyway, and a held node waits for a human either way.
+      const stoppable = kind === "reporting-steady" || kind === "idle" || kind === "staging" || kind === "staged";
+      return stoppable ? stay(withPhase(state, { kind: "disabled" }, now)) : stay(state);
     }
     default:
       return undefined;

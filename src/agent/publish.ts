@@ -11,8 +11,9 @@ import { DEADEND_MOTD_NAME, deadEndMotdText, removeMotd, writeMotd } from "../ho
 import type { Notifier } from "../host/notify.js";
 import type { GateResult } from "./machine.js";
 import type { AgentState } from "./state.js";
-import { statusText, statusView, type Progress, type StatusView } from "./view.js";
+import { statusText, statusView, targetOf, type LiveFacts, type Progress, type StatusView } from "./view.js";
 import type { Driver } from "./driver.js";
+import type { DeploymentManager } from "../deploy/port.js";
 
 export interface PublisherOptions {
   root: string;
@@ -21,6 +22,8 @@ export interface PublisherOptions {
   log: Logger;
   booted: { version: string; payload: string };
   strategy: () => string;
+  /** What rpm-ostree has staged now, for the status document (read again when the phase moves on, and after our own changes). */
+  readStaged?: () => Promise<LiveFacts["staged"]>;
 }
 
 export class Publisher {
@@ -28,6 +31,9 @@ export class Publisher {
   private lastDeadend: string | null | undefined;
   private service: ExportedAgentService | undefined;
   private snapshot: { state: AgentState; progress: Progress | undefined } | undefined;
+  private staged: LiveFacts["staged"];
+  private stagedReading: "idle" | "reading" | "again" = "idle";
+  private lastPhaseKey: string | undefined;
 
   constructor(private readonly o: PublisherOptions) {}
 
@@ -38,7 +44,7 @@ export class Publisher {
   view(): StatusView {
     const s = this.snapshot;
     if (!s) throw new Error("no state published yet");
-    return statusView(s.state, { booted: this.o.booted, progress: s.progress, strategy: this.o.strategy() }, "running");
+    return statusView(s.state, { booted: this.o.booted, staged: this.staged, progress: s.progress, strategy: this.o.strategy() }, "running");
   }
 
   control(driver: Driver): AgentControl {
@@ -68,6 +74,39 @@ export class Publisher {
     metrics.denylistedReleases.set(state.denylist.length);
     metrics.bootedReleaseIsDeadEnd.set(state.deadend_reason !== undefined ? 1 : 0);
     void this.syncDeadendMotd(state.deadend_reason ?? null);
+    // The phase moving on is when the sysroot may have changed behind our back (a restart, a manual cleanup).
+    const key = `${state.phase.kind} ${targetOf(state)?.payload ?? ""}`;
+    if (key !== this.lastPhaseKey) {
+      this.lastPhaseKey = key;
+      this.stagedMayHaveChanged();
+    }
+  }
+
+  /**
+   * Reads what is staged again, for the status document. One read at a time; a request during a read asks for
+   * one more after it, so the last change is always seen.
+   */
+  stagedMayHaveChanged(): void {
+    const read = this.o.readStaged;
+    if (!read) return;
+    if (this.stagedReading !== "idle") {
+      this.stagedReading = "again";
+      return;
+    }
+    this.stagedReading = "reading";
+    void read()
+      .then(
+        (staged) => {
+          this.staged = staged;
+          this.service?.changed();
+        },
+        (e: unknown) => this.o.log.debug(`cannot read the staged deployment for the status: ${e instanceof Error ? e.message : String(e)}`),
+      )
+      .finally(() => {
+        const again = this.stagedReading === "again";
+        this.stagedReading = "idle";
+        if (again) this.stagedMayHaveChanged();
+      });
   }
 
   graphChecked(plan: Plan): void {
@@ -99,4 +138,19 @@ export class Publisher {
       this.o.log.warn(`cannot update the dead-end MOTD: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
+}
+
+/** The deployment manager, telling `changed` whenever one of our own calls may have changed what is staged. */
+export function watchDeployments(deploy: DeploymentManager, changed: () => void): DeploymentManager {
+  const after = <T>(work: Promise<T>): Promise<T> => work.finally(changed);
+  return {
+    status: () => deploy.status(),
+    registerClient: (id) => deploy.registerClient(id),
+    registerDriver: (name) => deploy.registerDriver(name),
+    stage: (target, options) => after(deploy.stage(target, options)),
+    finalize: (staged) => after(deploy.finalize(staged)),
+    cleanupPending: () => after(deploy.cleanupPending()),
+    rollback: (options) => after(deploy.rollback(options)),
+    close: () => deploy.close(),
+  };
 }

@@ -76,8 +76,12 @@ export function reconcileAtStart(state: AgentState, facts: DeploymentFacts, now:
             phase.kind === "finalized" ? phase : { kind: "finalized", target, finalized_at: now.toISOString() };
           return { state: resume(state, finalized, now), notes: [`${target.version} is finalized; waiting for the reboot`] };
         }
+        // Still locked: FinalizeDeployment never ran. The boot record written ahead of it must go, or a later
+        // reboot that drops the locked deployment would be read as "finalized, and did not boot" (denylisted).
         const staged: Phase = { kind: "staged", target, staged_at: now.toISOString(), postponements_left: maxPostponements };
-        return { state: resume(state, staged, now), notes: [`${target.version} is staged but was never finalized; waiting for the strategy again`] };
+        const { boot, ...withoutBoot } = state;
+        const unfinalized = boot?.kind === "pending" && boot.release.payload === target.payload ? withoutBoot : state;
+        return { state: resume(unfinalized, staged, now), notes: [`${target.version} is staged but was never finalized; waiting for the strategy again`] };
       }
       // Finalized, rebooted, and yet not running it (bootloader fallback, manual rollback, power loss): the
       // boot record written before finalizing tells the boot verification what happened (src/health/verdict.ts).

@@ -155,13 +155,14 @@ function scheduleFor(inputs: RuntimeInputs): Schedule | undefined {
   return buildSchedule(settings.updates.periodic, zone);
 }
 
-function hookEnv(inputs: RuntimeInputs, target: ReleaseRef): Record<string, string> {
+/** `from`: the release the node is moving away from; by default the booted one (right for pre-reboot hooks). */
+function hookEnv(inputs: RuntimeInputs, target: ReleaseRef, from: { version: string; payload: string } = inputs.identity.current): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(childEnv(inputs.env))) if (v !== undefined) env[k] = v;
   return {
     ...env,
-    UPDATE_AGENT_OLD_VERSION: inputs.identity.current.version,
-    UPDATE_AGENT_OLD_PAYLOAD: inputs.identity.current.payload,
+    UPDATE_AGENT_OLD_VERSION: from.version,
+    UPDATE_AGENT_OLD_PAYLOAD: from.payload,
     UPDATE_AGENT_NEW_VERSION: target.version,
     UPDATE_AGENT_NEW_PAYLOAD: target.payload,
     UPDATE_AGENT_NODE_ID: inputs.identity.nodeUuid,
@@ -169,11 +170,15 @@ function hookEnv(inputs: RuntimeInputs, target: ReleaseRef): Record<string, stri
   };
 }
 
-export async function runHooks(inputs: RuntimeInputs, dir: string, target: ReleaseRef): Promise<HookRun> {
+/**
+ * Runs a hook directory. Post-boot hooks should pass `from` (the release booted before the update, from the
+ * boot record): once the new release has booted, the booted one is the target itself.
+ */
+export async function runHooks(inputs: RuntimeInputs, dir: string, target: ReleaseRef, from?: { version: string; payload: string }): Promise<HookRun> {
   const results = await runParts({
     dirs: [join(inputs.root, dir)],
     timeoutMs: inputs.settings.updates.hooks.timeout_secs * 1000,
-    env: hookEnv(inputs, target),
+    env: hookEnv(inputs, target, from),
     stopOnFailure: true,
     onLine: (name, _stream, line) => inputs.log.info(`${name}: ${line}`, { hook: name }),
   });
@@ -200,12 +205,12 @@ export async function buildRuntime(inputs: RuntimeInputs): Promise<Runtime> {
     schedule,
     lock,
     sessions: settings.updates.interactive.check_sessions ? inputs.sessions : undefined,
+    inhibitors: inputs.sessions,
     gracePeriodMinutes,
+    postponementIntervalSecs: t.postponement_interval_secs,
     overrideSessions: () => access(join(root, SESSION_OVERRIDE_FILE)).then(() => true, () => false),
-    broadcast: async (sessions, target, secs) => {
-      const result = await broadcast({ root, sessions, message: formatBroadcast(target.version, secs, inputs.now()), log });
-      if (result.delivered < result.sessions) log.warn(`${result.sessions} interactive sessions found, but only broadcasted to ${result.delivered}`);
-    },
+    // broadcast() logs every terminal it could not write to, and the count.
+    broadcast: async (sessions, target, secs) => void (await broadcast({ root, sessions, message: formatBroadcast(target.version, secs, inputs.now()), log })),
     runPreRebootHooks: (target) => runHooks(inputs, PRE_REBOOT_HOOKS_DIR, target),
     ...(fleet ? { denied: fleet.denied } : {}),
     log,
@@ -217,7 +222,7 @@ export async function buildRuntime(inputs: RuntimeInputs): Promise<Runtime> {
     lock,
     gate,
     fleet,
-    policy: { maxDeployAttempts: t.max_deploy_attempts, steadyIntervalMs: t.steady_interval_secs * 1000, maxPostponements: postponementsFor(gracePeriodMinutes) },
+    policy: { maxDeployAttempts: t.max_deploy_attempts, steadyIntervalMs: t.steady_interval_secs * 1000, maxPostponements: postponementsFor(gracePeriodMinutes, t.postponement_interval_secs) },
     timing: {
       steadyIntervalSecs: t.steady_interval_secs,
       retryIntervalSecs: t.retry_interval_secs,

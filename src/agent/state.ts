@@ -4,7 +4,7 @@
  * UpdateAvailable → `staging`, UpdateStaged → `staged`, UpdateFinalized → `finalized`, EndState → `disabled`),
  * with `finalizing` added as a write-ahead record so a crash during FinalizeDeployment never finalizes twice.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { BootRecordSchema } from "../health/record.js";
 import type { HealthReport } from "../health/report.js";
 

@@ -21,8 +21,8 @@ export interface StatusView {
   progress: Progress | null;
   waiting: WaitReason | null;
   pending_reboot: boolean;
-  last_check: AgentState["last_check"] | null;
-  last_error: AgentState["last_error"] | null;
+  last_check: NonNullable<AgentState["last_check"]> | null;
+  last_error: NonNullable<AgentState["last_error"]> | null;
   paused_until: string | null;
   deadend_reason: string | null;
   denylist: DenylistEntry[];
@@ -37,10 +37,13 @@ export interface LiveFacts {
   strategy: string;
 }
 
+/** `%a` in the C locale; a table, not Intl, so the idle agent never loads ICU's time-zone data (bench/agentd.bench.ts). */
+const WEEKDAY_ABBREVIATIONS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"] as const;
+
 function formatCheckTime(iso: string): string {
   // Zincati prints `%a %Y-%m-%d %H:%M:%S %Z` in UTC.
   const d = new Date(iso);
-  const day = d.toLocaleDateString("en-US", { weekday: "short", timeZone: "UTC" });
+  const day = WEEKDAY_ABBREVIATIONS[d.getUTCDay()];
   return `${day} ${d.toISOString().slice(0, 10)} ${d.toISOString().slice(11, 19)} UTC`;
 }
 

@@ -7,7 +7,7 @@
  * release never booted → `rolled-back` once the previous release has booted and been checked. `held` is the
  * end state of a failure under `on_failure = "hold"`. `verified` and `rolled-back` only inform status.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 /** A release as the verification record names it; matched by payload. */
 export const VerifiedReleaseSchema = z.object({ version: z.string(), payload: z.string().min(1) });

@@ -6,15 +6,15 @@
  *      the FleetLock slot and holds it for up to 10 minutes: we don't)
  *   3. logind block inhibitors on shutdown (rpm-ostree would refuse to finalize anyway: coreos/zincati#562)
  *   4. the reboot slot (FleetLock or the etcd semaphore)
- *   5. the group's denylist (etcd_lock), read once the slot is ours: the node that failed a release records it
- *      before it gives the slot back, so whoever gets the slot next sees it and does not install that release.
+ *   5. the group's denylist (etcd_lock), read before asking for the slot and again once it is ours: the node
+ *      that failed a release records it before it gives the slot back, so whoever gets the slot next sees it.
  *   6. pre-reboot hooks (drain): a failing hook gives the slot back and postpones the reboot.
  * `apply-now` (force) skips 1 and 2 only: it never takes a slot it was not given.
  */
 import type { GateResult } from "../agent/machine.js";
 import type { ReleaseRef, WaitReason } from "../agent/state.js";
 import type { BlockInhibitor, InteractiveSession, SessionWatcher } from "../host/logind.js";
-import { decideFinalization } from "../host/grace-period.js";
+import { decideFinalization, secondsLeft } from "../host/grace-period.js";
 import type { Logger } from "../host/log.js";
 import type { RebootLock } from "./lock/index.js";
 import { describeNextOpening, isOpen, nextOpening, type Schedule } from "./windows/index.js";
@@ -32,7 +32,14 @@ export interface GateDeps {
   lock: RebootLock | undefined;
   /** Undefined when `updates.interactive.check_sessions = false`. */
   sessions: SessionWatcher | undefined;
+  /**
+   * Where shutdown inhibitors are read; `sessions` when absent. Not switched off with the session check:
+   * rpm-ostree refuses to finalize while one blocks shutdown, whatever the agent's settings.
+   */
+  inhibitors?: Pick<SessionWatcher, "listBlockInhibitors"> | undefined;
   gracePeriodMinutes: number;
+  /** `agent.timing.postponement_interval_secs`: the pause between two checks while users are logged in (default 60). */
+  postponementIntervalSecs?: number | undefined;
   /** `/run/update-agent/override-interactive-check` exists (Zincati's escape hatch, kept). */
   overrideSessions: () => Promise<boolean>;
   broadcast: (sessions: InteractiveSession[], target: ReleaseRef, remainingSecs: number) => Promise<void>;
@@ -86,12 +93,13 @@ async function checkSessions(deps: GateDeps, req: GateRequest): Promise<GateResu
     overrideFileExists: sessions.length > 0 ? await deps.overrideSessions() : false,
     postponementsLeft: req.postponementsLeft,
     gracePeriodMinutes: deps.gracePeriodMinutes,
+    ...(deps.postponementIntervalSecs !== undefined ? { postponementIntervalSecs: deps.postponementIntervalSecs } : {}),
   });
   if (decision.warning) deps.log.warn(decision.warning);
   if (decision.action === "allow") return undefined;
   if (decision.broadcastSecs !== undefined) await deps.broadcast(sessions, req.target, decision.broadcastSecs);
   const users = [...new Set(sessions.map((s) => s.user))].join(", ");
-  const until = new Date(deps.now().getTime() + (decision.postponementsLeft + 1) * 60_000).toISOString();
+  const until = new Date(deps.now().getTime() + secondsLeft(decision.postponementsLeft, deps.postponementIntervalSecs) * 1000).toISOString();
   return wait(
     { kind: "sessions", message: `${sessions.length} interactive session(s) (${users}); rebooting when they log out or at the end of the grace period`, until },
     false,
@@ -100,10 +108,11 @@ async function checkSessions(deps: GateDeps, req: GateRequest): Promise<GateResu
 }
 
 async function checkInhibitors(deps: GateDeps): Promise<GateResult | undefined> {
-  if (!deps.sessions) return undefined;
+  const source = deps.inhibitors ?? deps.sessions;
+  if (!source) return undefined;
   let inhibitors: BlockInhibitor[];
   try {
-    inhibitors = await deps.sessions.listBlockInhibitors();
+    inhibitors = await source.listBlockInhibitors();
   } catch (e) {
     deps.log.warn(`failed to list shutdown inhibitors: ${e instanceof Error ? e.message : String(e)}`);
     return undefined;
@@ -115,15 +124,26 @@ async function checkInhibitors(deps: GateDeps): Promise<GateResult | undefined> 
   );
 }
 
+/** The group's verdict on the target; fail closed: a list we cannot read might name it. */
+async function deniedBy(deps: GateDeps, req: GateRequest): Promise<string | undefined> {
+  if (!deps.denied) return undefined;
+  return deps.denied(req.target).catch((e: unknown) => `cannot read the group's denylist: ${e instanceof Error ? e.message : String(e)}`);
+}
+
 export async function evaluateGate(deps: GateDeps, req: GateRequest): Promise<GateResult> {
   for (const step of [() => checkWindow(deps, req), () => checkSessions(deps, req), () => checkInhibitors(deps)]) {
     const blocked = await step();
     if (blocked) return blocked;
   }
+  // Once before asking for a slot, so a node staged on a denied release does not keep taking the slot from others…
+  const deniedEarly = await deniedBy(deps, req);
+  if (deniedEarly !== undefined) return wait({ kind: "strategy", message: deniedEarly }, false);
   if (deps.lock) {
     const outcome = await deps.lock.acquire();
     if (outcome.kind === "busy") {
-      const holders = outcome.holders?.length ? ` (holders: ${outcome.holders.join(", ")})` : "";
+      // poseidon/fleetlock's reason already names its holder: say each one once.
+      const unnamed = (outcome.holders ?? []).filter((h) => !outcome.reason.includes(h));
+      const holders = unnamed.length > 0 ? ` (holders: ${unnamed.join(", ")})` : "";
       return wait({ kind: "lock", message: `reboot slot busy: ${outcome.reason}${holders}`, details: { holders: outcome.holders ?? [] } }, false);
     }
     if (outcome.kind === "error") {
@@ -137,13 +157,9 @@ export async function evaluateGate(deps: GateDeps, req: GateRequest): Promise<Ga
     deps.log.error(`${why} and the reboot slot could not be given back: ${released.error.describe()}`);
     return true;
   };
-  if (deps.denied) {
-    // Fail closed: a list we cannot read might name this release.
-    const denied = await deps.denied(req.target).catch((e: unknown) => `cannot read the group's denylist: ${e instanceof Error ? e.message : String(e)}`);
-    if (denied !== undefined) {
-      return wait({ kind: "strategy", message: denied }, await giveBack(`${req.target.version} may not be installed`));
-    }
-  }
+  // …and again once the slot is ours: whoever held it before recorded a failed release before giving it back.
+  const denied = await deniedBy(deps, req);
+  if (denied !== undefined) return wait({ kind: "strategy", message: denied }, await giveBack(`${req.target.version} may not be installed`));
   const hooks = await deps.runPreRebootHooks(req.target);
   if (!hooks.ok) {
     return wait({ kind: "hook", message: `pre-reboot hook failed: ${hooks.failures.join("; ")}` }, await giveBack("pre-reboot hook failed"));

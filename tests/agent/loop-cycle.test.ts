@@ -21,8 +21,9 @@ test("loop: check, stage with progress, finalize, reboot, verify: one stage and 
     assert.match(staging.status_text, /^found update on remote: 43\.20251124\.3\.0; staging \(\d+%\)$/);
     assert.equal(staging.pending_reboot, false);
 
-    const finalized = await rig.waitForStatus("finalized", (s) => s.state === "finalized");
+    const finalized = await rig.waitForStatus("finalized, unlocked", (s) => s.state === "finalized" && s.staged?.finalization_locked === false);
     assert.equal(finalized.pending_reboot, true);
+    assert.equal(finalized.staged?.version, R2.version);
     assert.equal(finalized.progress, null);
     assert.equal(finalized.status_text, `update applied, waiting for reboot: ${R2.version}`);
     const json = await agentctl(rig, "status", "--json");
@@ -38,9 +39,10 @@ test("loop: check, stage with progress, finalize, reboot, verify: one stage and 
     assert.deepEqual(dump.rebootRequests.map((r) => [r.reason, r.version]), [["finalize", R2.version]]);
 
     await rig.reboot();
-    const done = await rig.waitForStatus("idle on the new release", (s) => s.state === "idle" && s.booted?.version === R2.version && s.last_check !== null);
+    const done = await rig.waitForStatus("idle on the new release", (s) => s.state === "idle" && s.booted?.version === R2.version && s.last_check?.outcome === "no-update");
     assert.equal(done.pending_reboot, false);
     assert.equal(done.last_check?.outcome, "no-update");
+    assert.equal(done.staged, null);
     const calls = await rig.sim.calls();
     assert.equal(stageCalls(calls).length, 1, trace(calls));
     assert.equal(stageCalls(calls, R2).length, 1, trace(calls));
@@ -68,6 +70,10 @@ test("loop: while staged and waiting for a window, a newer release replaces the 
     offered = [R0, R1, R2];
     const replaced = await rig.waitForStatus("R2 staged instead", (s) => s.state === "staged" && s.target?.version === R2.version && s.waiting !== null);
     assert.equal(replaced.pending_reboot, true);
+    // What rpm-ostree has staged, as `agentctl status` shows it on its Staged line.
+    await rig.waitForStatus("the staged deployment shown", (s) => s.staged?.version === R2.version && s.staged.finalization_locked);
+    const human = await agentctl(rig, "status");
+    assert.match(human.stdout, /Staged: 43\.20251124\.3\.0 /, human.stdout);
     const calls = await rig.sim.calls();
     const os = calls.filter((c) => c.interface.endsWith(".OS") && c.args[0] !== "");
     const order = os.map((c) => (c.method === "Deploy" ? String(c.args[0]) : c.method));

@@ -2,6 +2,7 @@
  * Shared pieces of the agent-loop integration tests (tests/agent/loop-*.test.ts): reading the simulator's
  * call log, running the real `agentctl`, extra config fragments, and waiting for conditions.
  */
+import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -80,4 +81,22 @@ export async function waitUntil<T>(what: string, probe: () => Promise<T | undefi
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * After a crash and restart: the agent finalizes `release` (rebooting when the sim asks for it) and ends idle on it,
+ * with one stage and one finalize in the simulator's whole call log.
+ */
+export async function assertConverges(rig: NodeRig, release: SimRelease): Promise<void> {
+  await rig.waitForStatus("finalized", (s) => s.state === "finalized");
+  assert.equal((await rig.sim.dump()).rebootRequests.length, 1);
+  await rig.reboot();
+  const idle = await rig.waitForStatus(`idle on ${release.version}`, (s) => s.state === "idle" && s.booted?.version === release.version && s.last_check?.outcome === "no-update");
+  assert.equal(idle.pending_reboot, false);
+  assert.deepEqual(idle.denylist, []);
+  const calls = await rig.sim.calls();
+  assert.equal(stageCalls(calls).length, 1, `one stage in all: ${trace(calls)}`);
+  assert.equal(stageCalls(calls, release).length, 1, trace(calls));
+  assert.equal(methodCalls(calls, "FinalizeDeployment").length, 1, `one finalize in all: ${trace(calls)}`);
+  assert.equal((await rig.sim.dump()).rebootRequests.length, 1);
 }

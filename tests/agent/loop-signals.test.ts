@@ -4,10 +4,10 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startNodeRig } from "../helpers/node-rig.js";
+import { graphFor, startNodeRig } from "../helpers/node-rig.js";
 import { startNotifyListener, type NotifyDatagram } from "../helpers/notify-listener.js";
 import { OCI_RELEASES, at } from "../sim/sample-releases.js";
-import { agentctl, closedWindowConfig, stageCalls, waitUntil, writeFragment } from "./loop-helpers.js";
+import { agentctl, closedWindowConfig, sleep, stageCalls, waitUntil, writeFragment } from "./loop-helpers.js";
 
 const R2 = at(OCI_RELEASES, 2);
 
@@ -55,7 +55,6 @@ test("loop: sd_notify: READY=1, STATUS= following the states, WATCHDOG=1, RELOAD
     const reloading = listener.datagrams.slice(seen).find(has("RELOADING=1"))!;
     assert.ok(reloading.text.split("\n").some((l) => /^MONOTONIC_USEC=\d+$/.test(l)), reloading.text);
 
-    if (process.env.LOOP_DEBUG) console.log(listener.datagrams.map((d) => `${d.pid} ${JSON.stringify(d.text)}`).join("\n"));
     const stopped = listener.datagrams.length;
     assert.equal(await rig.stopAgent(), 0);
     assert.ok(listener.datagrams.slice(stopped).some(has("STOPPING=1")), JSON.stringify(listener.datagrams.slice(stopped)));
@@ -83,7 +82,6 @@ test("loop: SIGHUP with a broken fragment keeps the running configuration; once 
     const reloadsBefore = (rig.log().match(/configuration reloaded/g) ?? []).length;
     agent.kill("SIGHUP");
     await waitUntil("the reload refused", () => /keeping the previous configuration/.test(rig.log()), 30_000, () => rig.log().slice(-2000));
-    if (process.env.LOOP_DEBUG) console.log(rig.log());
     const refusal = rig.log().split("\n").filter((l) => l.includes("invalid configuration"));
     assert.ok(refusal.some((l) => l.includes(broken)), `the log names the file: ${refusal.join("\n")}`);
     assert.equal((rig.log().match(/configuration reloaded/g) ?? []).length, reloadsBefore);
@@ -103,6 +101,33 @@ test("loop: SIGHUP with a broken fragment keeps the running configuration; once 
     const finalized = await rig.waitForStatus("finalized", (s) => s.state === "finalized");
     assert.equal(finalized.target?.version, R2.version);
     assert.equal(stageCalls(await rig.sim.calls()).length, 1);
+  } finally {
+    await rig.stop();
+  }
+});
+
+test("loop: SIGHUP with updates.enabled = false stops the update logic; enabling it again resumes", async () => {
+  let offered = [at(OCI_RELEASES, 0)];
+  const rig = await startNodeRig({ releases: OCI_RELEASES, booted: 0, graphBody: () => graphFor(offered) });
+  try {
+    const agent = rig.startAgent();
+    await rig.waitForStatus("idle", (s) => s.state === "idle" && s.last_check !== null);
+
+    writeFragment(rig, "70-enabled.toml", "[updates]\nenabled = false\n");
+    agent.kill("SIGHUP");
+    const disabled = await rig.waitForStatus("disabled", (s) => s.state === "disabled", 30_000);
+    assert.equal(disabled.status_text, "initialization complete, auto-updates logic disabled by configuration");
+    offered = OCI_RELEASES;
+    const requests = rig.graph.requests.length;
+    await sleep(3_000);
+    assert.equal(rig.graph.requests.length, requests, "no graph checks while disabled");
+    assert.equal((await rig.status())?.state, "disabled");
+    assert.equal(stageCalls(await rig.sim.calls()).length, 0);
+
+    writeFragment(rig, "70-enabled.toml", "[updates]\nenabled = true\n");
+    agent.kill("SIGHUP");
+    const finalized = await rig.waitForStatus("finalized once enabled again", (s) => s.state === "finalized", 60_000);
+    assert.equal(finalized.target?.version, R2.version);
   } finally {
     await rig.stop();
   }

@@ -18,6 +18,8 @@ export interface RunRecord {
   root: string;
   overlay: boolean;
   createdAt: string;
+  /** Kept on purpose (UPDATE_AGENT_E2E_KEEP=1): the sweep leaves it alone. */
+  kept?: boolean;
 }
 
 function mountInfo(): { target: string; fstype: string }[] {
@@ -154,7 +156,7 @@ export function sweepStaleRuns(runsDir: string): void {
     }
     // A run without its record is being created right now (box.json is written first), or is debris.
     if (!record && Date.now() - statSync(dir).mtimeMs < 5 * 60_000) continue;
-    if (record && pidAlive(record.ownerPid)) continue;
+    if (record && (record.kept || pidAlive(record.ownerPid))) continue;
     if (record) {
       killCgroup(record.cgroup);
       removeCgroupTree(record.cgroup);

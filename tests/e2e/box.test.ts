@@ -127,7 +127,7 @@ describe("the e2e box", { skip: NOT_ROOT }, () => {
 
     await box.run(["touch", "/run/watchdog-probe/stop"]);
     await box.waitForJournal("watchdog-probe.service", /Watchdog timeout/);
-    await waitFor(async () => (await box.systemctlShow("watchdog-probe.service", ["NRestarts"])).NRestarts === "1");
+    await waitFor(async () => Number((await box.systemctlShow("watchdog-probe.service", ["NRestarts"])).NRestarts) >= 1);
     await box.waitForUnit("watchdog-probe.service", "running");
     const second = await box.systemctlShow("watchdog-probe.service", ["MainPID"]);
     assert.notEqual(second.MainPID, first.MainPID);

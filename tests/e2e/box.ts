@@ -13,10 +13,9 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { constants } from "node:os";
-import { basename, dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { basename, join } from "node:path";
 import {
   freshBoxCgroup,
   killCgroup,
@@ -27,14 +26,12 @@ import {
   unmountRunDisk,
   type RunRecord,
 } from "./box-host.js";
+import { childrenOf, commOf, execInBox, exitCodeOf, launchBox, sleep, within, type ExecResult } from "./box-process.js";
 import { buildRootfs, defaultCacheDir, REPO_ROOT } from "./rootfs.js";
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const INIT_SCRIPT = join(HERE, "box-init.sh");
-const HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+export type { ExecResult } from "./box-process.js";
+
 const BOX_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-/** Runs "$@" in its own process group (setsid made it the leader), reporting on fd 3. */
-const EXEC_SHIM = 'echo "pid $$" >&3; "$@" 3>&-; echo "exit $?" >&3';
 /** Where the checkout is bound (read-only) inside the box. */
 export const REPO_IN_BOX = "/opt/update-agent";
 /** glibc's SIGRTMIN is 34; systemd powers off on SIGRTMIN+4. Node has no name for it. */
@@ -75,40 +72,9 @@ export interface ExecOptions {
   timeoutMs?: number;
 }
 
-export interface ExecResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 const liveBoxes = new Set<Box>();
 let sweptRuns = false;
 let exitHookInstalled = false;
-
-function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
-  if (code !== null) return code;
-  return 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").split(" ").filter((p) => p.trim() !== "").map(Number);
-  } catch {
-    return [];
-  }
-}
-
-function commOf(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
-  } catch {
-    return "";
-  }
-}
 
 export class Box {
   readonly name: string;
@@ -216,26 +182,14 @@ export class Box {
     const bootIdFile = join(this.runDir, "boot_id");
     writeFileSync(bootIdFile, `${randomUUID()}\n`);
     const binds = [...(this.options.repo === false ? [] : [{ source: REPO_ROOT, target: REPO_IN_BOX, readOnly: true }]), ...(this.options.binds ?? [])];
-    const consoleFd = openSync(join(this.runDir, "console.log"), "a");
-    writeFileSync(consoleFd, `--- boot ${this.bootCount + 1} at ${new Date().toISOString()}\n`);
-    // The shell puts itself in the box's cgroup, then becomes unshare: the new cgroup namespace is
-    // rooted there, and everything the box starts stays below it.
-    const launcher = spawn(
-      "/bin/sh",
-      ["-c", 'echo $$ > "$1/cgroup.procs" && exec unshare --cgroup --uts --ipc --pid --mount --fork --mount-proc="$2/proc" /bin/sh "$3"', "box-launch", this.cgroup, this.root, INIT_SCRIPT],
-      {
-        stdio: ["ignore", consoleFd, consoleFd],
-        detached: true, // a Ctrl-C meant for the test runner must not reach the box; destroy() ends it
-        env: {
-          PATH: HOST_PATH,
-          BOX_ROOT: this.root,
-          BOX_NODE: process.execPath,
-          BOX_BOOT_ID: bootIdFile,
-          BOX_BINDS: binds.map((b) => `${b.readOnly ? "ro" : "rw"}\t${b.source}\t${b.target}`).join("\n"),
-        },
-      },
-    );
-    closeSync(consoleFd);
+    const launcher = launchBox({
+      cgroup: this.cgroup,
+      root: this.root,
+      bootIdFile,
+      binds,
+      consoleLog: join(this.runDir, "console.log"),
+      banner: `--- boot ${this.bootCount + 1} at ${new Date().toISOString()}\n`,
+    });
     this.launcher = launcher;
     this.bootCount++;
     this.exited = new Promise<number>((resolve) => {
@@ -254,7 +208,7 @@ export class Box {
       const child = launcher.pid === undefined ? undefined : childrenOf(launcher.pid)[0];
       if (child !== undefined && commOf(child) === "systemd") this.pid1 = child;
       else if (launcher.exitCode !== null || launcher.signalCode !== null || Date.now() > deadline) {
-        await Promise.race([this.exited, sleep(1_000)]);
+        await within(this.exited, 1_000);
         throw new Error(`box ${this.name} did not start systemd (exit ${this.exits.at(-1) ?? "none yet"}):\n${this.consoleLog().slice(-4_000)}`);
       } else await sleep(20);
     }
@@ -289,40 +243,11 @@ export class Box {
     const env = { PATH: BOX_PATH, LANG: "C.UTF-8", HOME: "/root", ...this.options.env, ...options.env };
     const asUser = options.user && options.user !== "root" ? ["/usr/sbin/runuser", "-u", options.user, "--"] : [];
     const command = ["/usr/bin/env", "-i", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...asUser, ...cmd];
-    // `setsid -f` forks and its parent exits at once: the command's shell is orphaned inside the box and
-    // adopted by PID 1. That matters at shutdown: systemd-shutdown kills every process, then waits for a
-    // SIGCHLD to notice they are gone. A child of nsenter (outside the box) sends it none, and the
-    // shutdown would sit out its whole timeout. The shell reports its pid and the status on fd 3.
-    const args = ["-t", String(pid), "-m", "-u", "-i", "-p", "-r", "-w", "--", "/usr/bin/setsid", "-f", "/bin/sh", "-c", EXEC_SHIM, "box-exec", ...command];
-    return new Promise((resolve, reject) => {
-      const child = spawn("nsenter", args, {
-        stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe", "pipe"],
-        env: { PATH: HOST_PATH },
-      });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      let report = "";
-      let nsenterStatus = 0;
-      child.stdout!.on("data", (d: Buffer) => out.push(d));
-      child.stderr!.on("data", (d: Buffer) => err.push(d));
-      (child.stdio[3] as NodeJS.ReadableStream).on("data", (d: Buffer) => (report += d.toString()));
-      if (options.input !== undefined) child.stdin!.end(options.input);
-      child.once("exit", (code, signal) => (nsenterStatus = exitCodeOf(code, signal)));
-      const timer = setTimeout(() => {
-        const shim = /^pid (\d+)$/m.exec(report)?.[1];
-        if (shim !== undefined && this.running) void this.exec(["kill", "-KILL", "--", `-${shim}`]).catch(() => {});
-        child.kill("SIGKILL");
-      }, options.timeoutMs ?? 60_000);
-      child.once("error", (error) => {
-        clearTimeout(timer);
-        reject(new Error(`cannot run nsenter: ${error.message}`));
-      });
-      child.once("close", () => {
-        clearTimeout(timer);
-        const status = /^exit (\d+)$/m.exec(report)?.[1];
-        const code = status !== undefined ? Number(status) : nsenterStatus !== 0 ? nsenterStatus : 137;
-        resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
-      });
+    return execInBox(pid, command, {
+      input: options.input,
+      timeoutMs: options.timeoutMs ?? 60_000,
+      // The command's process group, by its pid inside the box: killed from inside on a timeout.
+      kill: (pgid) => (this.running ? this.exec(["kill", "-KILL", "--", `-${pgid}`]).then(() => {}) : Promise.resolve()),
     });
   }
 
@@ -396,16 +321,24 @@ export class Box {
 
   /**
    * Follows the box through its reboots until it powers off (or ends otherwise): every 129 boots it
-   * again (after `onReboot`). Resolves with the final exit status (130 for a power-off).
+   * again, calling `onReboot(n)` when boot n ended and `onBoot(n + 1, state)` once the next one is up
+   * (state as from waitForRunning()). Resolves with the final exit status (130 for a power-off).
    */
-  async runUntilPoweroff(options: { onReboot?: (boot: number) => void | Promise<void>; maxBoots?: number } = {}): Promise<number> {
+  async runUntilPoweroff(
+    options: {
+      onReboot?: (boot: number) => void | Promise<void>;
+      onBoot?: (boot: number, state: string) => void | Promise<void>;
+      maxBoots?: number;
+    } = {},
+  ): Promise<number> {
     const maxBoots = options.maxBoots ?? 20;
     for (;;) {
       const status = await this.waitForExit();
       if (status !== EXIT_REBOOT || this.destroyed) return status;
       if (this.bootCount >= maxBoots) throw new Error(`box ${this.name} rebooted ${this.bootCount} times (a reboot loop?)`);
       await options.onReboot?.(this.bootCount);
-      await this.bootAgain();
+      const state = await this.bootAgain();
+      await options.onBoot?.(this.bootCount, state);
     }
   }
 
@@ -456,10 +389,10 @@ export class Box {
         // already gone
       }
     }
-    await Promise.race([this.exited, sleep(10_000)]);
+    await within(this.exited, 10_000);
     await removeCgroupTreeEventually(this.cgroup).catch((error: Error) => process.stderr.write(`e2e box: ${error.message}\n`));
     unmountRunDisk(this.root);
-    if (!(this.options.keep ?? process.env.UPDATE_AGENT_E2E_KEEP === "1")) rmSync(this.runDir, { recursive: true, force: true });
+    this.removeOrKeepRunDir();
     liveBoxes.delete(this);
   }
 
@@ -475,7 +408,24 @@ export class Box {
       }
     }
     unmountRunDisk(this.root);
-    removeCgroupTree(this.cgroup); // may fail while the kill lands; the next run's sweep finishes it
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    for (let i = 0; i < 20 && !removeCgroupTree(this.cgroup); i++) Atomics.wait(pause, 0, 0, 50);
+    // What is left (the kill had not landed) is for the next run's sweep.
+    this.removeOrKeepRunDir();
+  }
+
+  private removeOrKeepRunDir(): void {
+    if (!(this.options.keep ?? process.env.UPDATE_AGENT_E2E_KEEP === "1")) {
+      rmSync(this.runDir, { recursive: true, force: true });
+      return;
+    }
+    const path = join(this.runDir, "box.json");
+    try {
+      const record = JSON.parse(readFileSync(path, "utf8")) as RunRecord;
+      writeFileSync(path, JSON.stringify({ ...record, kept: true }, null, 1));
+    } catch {
+      // no record: the run failed before its disk existed; nothing worth keeping
+    }
   }
 }
 

@@ -33,6 +33,20 @@ mkdir -p "$R/var/log/journal"
 chmod 0755 "$R/usr/bin/node"
 mkdir -p "$R/opt/update-agent"
 
+# Packages (the agent's .deb) depend on nodejs (>= 20.19); bookworm's is 18. The box runs the host's node,
+# bound at /usr/bin/node, so an empty package stands in for Debian's.
+mkdir -p "$R/tmp/nodejs-box/DEBIAN"
+cat > "$R/tmp/nodejs-box/DEBIAN/control" <<'CONTROL'
+Package: nodejs
+Version: 20.19.0-0e2ebox
+Architecture: all
+Maintainer: update-agent e2e box <maintainers@update-agent.invalid>
+Description: placeholder: the e2e box binds the host's node at /usr/bin/node
+CONTROL
+chroot "$R" dpkg-deb --build /tmp/nodejs-box /tmp/nodejs-box.deb >/dev/null
+chroot "$R" dpkg -i /tmp/nodejs-box.deb >/dev/null
+rm -rf "$R/tmp/nodejs-box" "$R/tmp/nodejs-box.deb"
+
 # The .debs debootstrap leaves behind are 50 MB nobody needs again.
 rm -f "$R"/var/cache/apt/archives/*.deb
 rm -rf "$R"/var/lib/apt/lists/*

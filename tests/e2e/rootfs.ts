@@ -81,16 +81,33 @@ export async function buildRootfs(options: BuildRootfsOptions = {}): Promise<str
     const log = options.log ?? ((line: string) => writeFileSync(logPath, line, { flag: "a" }));
     const mirror = options.mirror ?? (process.env.UPDATE_AGENT_E2E_MIRROR || DEFAULT_MIRROR);
     const { suite, variant, packages } = ROOTFS_RECIPE;
-    await run("debootstrap", [`--variant=${variant}`, `--include=${packages.join(",")}`, suite, building, mirror], log, logPath);
+    // Downloaded .debs are kept (debootstrap checks them against the mirror's index): a recipe change
+    // then costs the unpacking, not the download.
+    const debs = join(cacheDir, "debs");
+    mkdirSync(debs, { recursive: true });
+    const args = [`--variant=${variant}`, `--include=${packages.join(",")}`, `--cache-dir=${debs}`, suite, building, mirror];
+    log(`${new Date().toISOString()} debootstrap ${args.join(" ")}\n`);
+    requireDebootstrap();
+    // In a mount namespace of its own: the /proc and /sys debootstrap mounts in the tree cannot outlive
+    // it, even if it is killed half-way (and then `rm -rf` of the tree cannot reach the host's).
+    await run("unshare", ["--mount", "--propagation", "private", "debootstrap", ...args], log, logPath);
+    log(`${new Date().toISOString()} customizing\n`);
     await run("/bin/sh", [CUSTOMIZE_SCRIPT, building], log, logPath);
     renameSync(building, rootfs);
     writeFileSync(marker, JSON.stringify({ recipe: ROOTFS_RECIPE, key, builtAt: new Date().toISOString() }, null, 1));
     for (const name of readdirSync(cacheDir)) {
-      if (name.startsWith("rootfs-") && !name.startsWith(`rootfs-${key}`)) rmSync(join(cacheDir, name), { recursive: true, force: true });
+      if (name.startsWith("rootfs-") && !name.startsWith(`rootfs-${key}`) && name !== "rootfs.lock") rmSync(join(cacheDir, name), { recursive: true, force: true });
     }
     return rootfs;
   } finally {
     unlock();
+  }
+}
+
+function requireDebootstrap(): void {
+  const dirs = (process.env.PATH ?? "").split(":").concat(["/usr/sbin", "/sbin"]);
+  if (!dirs.some((dir) => dir !== "" && existsSync(join(dir, "debootstrap")))) {
+    throw new Error("debootstrap is not installed; the e2e box's root file system is built with it (apt-get install debootstrap)");
   }
 }
 
@@ -105,9 +122,7 @@ function run(command: string, args: string[], log: (line: string) => void, logPa
     };
     child.stdout.on("data", onData);
     child.stderr.on("data", onData);
-    child.once("error", (error) =>
-      reject(new Error(`cannot run ${command}: ${error.message}` + (command === "debootstrap" ? " (apt-get install debootstrap)" : ""))),
-    );
+    child.once("error", (error) => reject(new Error(`cannot run ${command}: ${error.message}`)));
     child.once("exit", (code, signal) => {
       if (code === 0) resolve();
       else reject(new Error(`${command} ${args.join(" ")} failed (${code ?? signal}); full log: ${logPath}\n${tail}`));

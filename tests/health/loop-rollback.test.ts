@@ -5,6 +5,8 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { decideBoot } from "../../src/health/verdict.js";
+import { startVerification } from "../../src/health/record.js";
 import { NEXT, P, REQUIRED, X, denylistJson, failsOn, graphChecks, healthJson, metric, readText, rollbackCalls, stagingCallsFor, startHealthRig, waitFor } from "./loop-rig.js";
 
 test("a required check failing on X: red.d, one more boot, rollback, X denylisted, then X+1 is taken", async () => {
@@ -117,9 +119,7 @@ test("bootloader fallback: X never booted, so it is denylisted as 'did not boot'
   }
 });
 
-test("decideBoot: after a bootloader fallback the failed release, still first in boot order, is dropped", async () => {
-  const { decideBoot } = await import("../../src/health/verdict.js");
-  const { startVerification } = await import("../../src/health/record.js");
+test("decideBoot: after a bootloader fallback the failed release, still first in boot order, is dropped", () => {
   const report = { verdict: "healthy" as const, required: [], wanted: [], startedAt: "", finishedAt: "", warnings: [] };
   const input = (nextBoot: typeof X, rollback: typeof X | undefined) => ({
     record: startVerification(X, P, new Date("2025-03-01T11:00:00Z"), "boot-1"),

@@ -71,7 +71,18 @@ export async function deadEndpoint(): Promise<string> {
   return `http://127.0.0.1:${await freePort()}`;
 }
 
+/** Ports are picked free but bound only later: when something else took one meanwhile, pick again. */
 export async function startEtcd(options: EtcdOptions = {}): Promise<TestEtcd> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEtcdOnce(options);
+    } catch (e) {
+      if (attempt >= 3 || !/address already in use/.test(String(e))) throw e;
+    }
+  }
+}
+
+async function startEtcdOnce(options: EtcdOptions): Promise<TestEtcd> {
   if (!existsSync(ETCD_BINARY)) throw new Error("etcd is not installed (apt-get install etcd-server); the etcd tests need it");
   const base = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
   const dir = mkdtempSync(join(base, "ua-etcd-"));

@@ -16,6 +16,8 @@ import { startLogindDouble, type LogindDouble } from "./logind.js";
 import { startSimulator, type SimFaults, type SimRelease, type Simulator } from "../sim/harness.js";
 import { AgentClient } from "../../src/api/agent-client.js";
 import type { StatusView } from "../../src/agent/view.js";
+import { METRICS_SOCKET } from "../../src/api/metrics-server.js";
+import { BOOT_STATUS_MOTD_NAME, MOTD_DIR } from "../../src/host/motd.js";
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const AGENTD = join(REPO, "bin", "agentd.js");
@@ -221,7 +223,7 @@ export async function startNodeRig(options: RigOptions): Promise<NodeRig> {
     metrics() {
       return new Promise((resolve, reject) => {
         let text = "";
-        const socket = connect(join(root, "run/update-agent/public/metrics.promsock"));
+        const socket = connect(join(root, METRICS_SOCKET));
         socket.setEncoding("utf8");
         socket.setTimeout(20_000, () => socket.destroy(new Error("metrics socket: no answer in 20 s")));
         socket.on("data", (d: string) => (text += d));
@@ -229,8 +231,8 @@ export async function startNodeRig(options: RigOptions): Promise<NodeRig> {
         socket.on("error", reject);
       });
     },
-    motd(name = "86-update-agent-boot-status.motd") {
-      const path = join(root, "run/motd.d", name);
+    motd(name = BOOT_STATUS_MOTD_NAME) {
+      const path = join(root, MOTD_DIR, name);
       return existsSync(path) ? readFileSync(path, "utf8") : undefined;
     },
     async status() {

@@ -3,6 +3,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { classifyFleetLockReply, fleetLockBody, fleetLockUrl, parseFleetLockError } from "../../src/strategy/fleetlock/protocol.js";
 import { nextBackoff, FLEETLOCK_RETRY, ETCD_CONFLICT, type BackoffPolicy } from "../../src/strategy/lock/backoff.js";
+import { coordinationFromSettings } from "../../src/strategy/lock/from-settings.js";
+import { defaultSettings } from "../../src/config/index.js";
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/zincati/${name}`, import.meta.url), "utf8");
 
@@ -80,4 +82,22 @@ test("nextBackoff: exponential, capped, jitter only ever shortens the delay", ()
   // A broken random source cannot produce a negative or huge delay.
   assert.equal(nextBackoff(0, () => 7, policy), 100);
   assert.equal(nextBackoff(0, () => -3, policy), 50);
+});
+
+test("coordinationFromSettings: the configured strategy's lock, templated URL, and no lock for immediate", () => {
+  const identity = { nodeUuid: "e0f3745b108f471cbd4883c6fbed8cdd", group: "workers", basearch: "x86_64", stream: "stable", platform: "metal" };
+  const settings = defaultSettings();
+  assert.equal(coordinationFromSettings(settings, identity), undefined);
+
+  settings.updates.strategy = "fleet_lock";
+  settings.updates.fleet_lock.base_url = "https://fleet.example.com/${stream}/${basearch}";
+  const fleet = coordinationFromSettings(settings, identity)!;
+  assert.match(fleet.lock.describe(), /fleet_lock at https:\/\/fleet\.example\.com\/stable\/x86_64 \(group workers/);
+  assert.equal(fleet.denylist, undefined);
+
+  settings.updates.strategy = "etcd_lock";
+  settings.updates.etcd_lock.endpoints = ["http://127.0.0.1:2379/"];
+  const etcd = coordinationFromSettings(settings, identity)!;
+  assert.equal(etcd.lock.describe(), "etcd_lock at http://127.0.0.1:2379 (key com.coreos.airlock/groups/workers/v1/semaphore, id e0f3745b108f471cbd4883c6fbed8cdd)");
+  assert.ok(etcd.denylist);
 });

@@ -108,21 +108,28 @@ export async function setSlots(
     throw new AgentError("USAGE", `the number of slots must be a whole number ≥ 0, not ${totalSlots}`);
   }
   let first: { state: SemaphoreState | undefined } | undefined;
+  let unreadable: SemaphoreState | undefined;
   if (options.repair) {
     try {
       first = { state: await readSemaphore(gateway, keys) };
     } catch (e) {
       if (!(e instanceof AgentError && e.code === "LOCK_PROTOCOL")) throw e;
+      // Overwrite what is there, guarded by its version like any other write.
       const raw = (await gateway.range(keys.semaphore)).kvs[0];
-      first = { state: raw ? { semaphore: freshSemaphore(totalSlots), kv: raw } : undefined };
+      unreadable = raw ? { semaphore: freshSemaphore(totalSlots), kv: raw } : undefined;
+      first = { state: unreadable };
     }
   }
   const { before } = await rewrite(
     gateway,
     keys,
-    (current) => (current?.semaphore.totalSlots === totalSlots ? undefined : { totalSlots, holders: current?.semaphore.holders ?? [] }),
+    (current) =>
+      current !== unreadable && current?.semaphore.totalSlots === totalSlots
+        ? undefined
+        : { totalSlots, holders: current === unreadable ? [] : (current?.semaphore.holders ?? []) },
     {},
     first,
   );
+  if (before !== undefined && before === unreadable) return { previous: undefined, holders: [] };
   return { previous: before?.semaphore.totalSlots, holders: before?.semaphore.holders ?? [] };
 }

@@ -38,6 +38,7 @@ const TOKEN_PROBLEM = /invalid auth token|user name is empty|auth token is expir
 const TRANSIENT_MESSAGE = /leader changed|no leader|request timed out|too many requests|not capable|server is stopping|timeout/i;
 
 export class EtcdGateway {
+  private readonly endpoints: string[];
   private readonly transport: EtcdTransport;
   private readonly log;
   private readonly observe;
@@ -48,6 +49,8 @@ export class EtcdGateway {
     if (options.endpoints.length === 0) {
       throw new AgentError("CONFIG_INVALID", "no etcd endpoints", { where: "updates.etcd_lock.endpoints", hint: "list at least one http(s)://host:2379" });
     }
+    // `http://etcd:2379/` and `http://etcd:2379` are the same endpoint; paths are appended to it.
+    this.endpoints = options.endpoints.map((e) => e.replace(/\/+$/, ""));
     this.transport = options.transport ?? gotEtcdTransport(options.tls);
     this.log = options.log ?? noLog;
     this.observe = options.observe ?? noObserve;
@@ -55,11 +58,11 @@ export class EtcdGateway {
 
   /** The endpoint that answered last (the first one before any call). */
   get endpoint(): string {
-    return this.options.endpoints[this.current]!;
+    return this.endpoints[this.current]!;
   }
 
   describe(): string {
-    return this.options.endpoints.join(",");
+    return this.endpoints.join(",");
   }
 
   range(key: string, signal?: AbortSignal): Promise<RangeResult> {
@@ -145,7 +148,7 @@ export class EtcdGateway {
     path: string,
     send: (endpoint: string) => Promise<{ ok: true; value: T } | { ok: false; status: number; body: string }>,
   ): Promise<T> {
-    const endpoints = this.options.endpoints;
+    const endpoints = this.endpoints;
     let reauthenticated = false;
     let last: AgentError | undefined;
     for (let tried = 0; tried < endpoints.length; tried++) {
@@ -203,7 +206,13 @@ export class EtcdGateway {
     if (status === 403) {
       return {
         transient: false,
-        error: new AgentError("ETCD_AUTH", `etcd refused the request: ${message}`, { where, details, hint: "grant the etcd user READWRITE on the key prefix (updates.etcd_lock.key_prefix)" }),
+        error: new AgentError("ETCD_AUTH", `etcd refused the request: ${message}`, {
+          where,
+          details,
+          hint: this.options.auth
+            ? "grant the etcd user READWRITE on the key prefix (updates.etcd_lock.key_prefix)"
+            : "etcd has auth enabled: set updates.etcd_lock.username and password_file for a user with READWRITE on the key prefix",
+        }),
       };
     }
     if (status >= 500 || status === 429 || status === 408 || TRANSIENT_MESSAGE.test(message)) {

@@ -49,7 +49,7 @@ export function etcdClientOptions(settings: EtcdLockSettings, root = "/", observ
     : undefined;
   return {
     ...observability,
-    endpoints: settings.endpoints.map((e) => e.replace(/\/+$/, "")),
+    endpoints: settings.endpoints,
     timeoutMs: settings.timeout_secs * 1000,
     tls: {
       ca: settings.ca_file ? readSetting(root, settings.ca_file, "ca_file", "etcd CA bundle") : undefined,

@@ -10,7 +10,7 @@ import type { EtcdGateway } from "./gateway.js";
 import { decideRelease, serializeSemaphore, type FrontWaiter } from "./semaphore.js";
 import { semaphoreWhere, stateFromKv, unchangedState } from "./store.js";
 import { dropExpiryOps } from "./ttl.js";
-import { deleteOp, exists, getOp, oldestOp, putOp, type GroupKeys, type KeyValue, type TxnResult } from "./wire.js";
+import { deleteOp, exists, getOp, locally, oldestOp, putOp, type GroupKeys, type KeyValue, type TxnResult } from "./wire.js";
 
 /** Waiters read per release: the slots one release frees, plus room for ones that went away. */
 export const HANDOVER_LOOKAHEAD = 4;
@@ -41,7 +41,7 @@ export async function releaseSlot(
   deps: { clock: Clock; rand: () => number; signal?: AbortSignal | undefined },
 ): Promise<ReleaseResult> {
   const reads = [getOp(keys.semaphore), oldestOp(keys.waitersPrefix, HANDOVER_LOOKAHEAD)];
-  let seen: TxnResult = await gateway.txn([], reads, [], deps.signal);
+  let seen: TxnResult = await gateway.txn([], reads.map(locally), [], deps.signal);
   for (let conflicts = 0; conflicts < MAX_CONFLICTS; conflicts++) {
     const state = stateFromKv(seen.ranges[0]?.kvs[0], semaphoreWhere(gateway, keys));
     const front = (seen.ranges[1]?.kvs ?? []).map((kv) => frontWaiter(kv, keys));

@@ -111,8 +111,8 @@ export function handOver(semaphore: Semaphore, front: readonly FrontWaiter[], sk
   let next = semaphore;
   const handedTo: string[] = [];
   for (const waiter of front) {
-    if (freeSlots(next) === 0 || waiter.takesItself) break;
     if (waiter.id === skip || next.holders.includes(waiter.id)) continue;
+    if (freeSlots(next) === 0 || waiter.takesItself) break;
     next = withHolder(next, waiter.id);
     handedTo.push(waiter.id);
   }

@@ -14,7 +14,7 @@ import { toAgentError } from "../../errors.js";
 import { ETCD_CONFLICT, ETCD_RECONNECT, nextBackoff } from "../lock/backoff.js";
 import { remainingMs, type LockOutcome } from "../lock/index.js";
 import { frontWaiter } from "./release.js";
-import { decideWhileWaiting, freeSlots, handOver, withHolder, type Semaphore } from "./semaphore.js";
+import { decideWhileWaiting, freeSlots, handOver, withHolder, type FrontWaiter, type Semaphore } from "./semaphore.js";
 import { evictIfFull, takeSlot, type AcquireScratch, type SlotContext } from "./slot.js";
 import { ensureSemaphore, readSemaphore, semaphoreWhere, stateFromKv, type SemaphoreState } from "./store.js";
 import { deleteOp, getOp, newestOp, oldestOp, putOp, type GroupKeys, type WatchMessage } from "./wire.js";
@@ -23,6 +23,9 @@ export interface LineTuning {
   /** Lease on a waiter's key: how long a dead waiter stays in line (and can be handed a slot). */
   waiterLeaseTtlSecs: number;
 }
+
+/** Waiters read along with a waiter's view, for the first in line to fill several free slots. */
+const FILL_LOOKAHEAD = 32;
 
 export const DEFAULT_LINE_TUNING: LineTuning = { waiterLeaseTtlSecs: 20 };
 
@@ -65,6 +68,10 @@ export async function waitInLine(
     inLine: boolean;
     predecessor: string | undefined;
     revision: number;
+    /** The oldest waiters, when the read included them. */
+    front?: FrontWaiter[];
+    /** Read as we got in line (a slot held then was held before this call). */
+    fresh?: boolean;
   }
 
   /** Gets in line and looks around in the same txn (etcd ranges see the txn's own put). */
@@ -73,27 +80,47 @@ export async function waitInLine(
     nextKeepalive = now() + keepaliveEveryMs;
     const result = await gateway.txn(
       [],
-      [putOp(myKey, waiterValue(clock.now(), ctx.ttlSecs), lease), getOp(keys.semaphore), getOp(myKey), newestOp(keys.waitersPrefix, undefined, 2)],
+      [
+        putOp(myKey, waiterValue(clock.now(), ctx.ttlSecs), lease),
+        getOp(keys.semaphore),
+        getOp(myKey),
+        newestOp(keys.waitersPrefix, undefined, 2),
+        oldestOp(keys.waitersPrefix, FILL_LOOKAHEAD),
+      ],
       [],
       ctx.signal,
     );
-    const [, semaphoreRange, mine, newest] = result.ranges;
+    const [, semaphoreRange, mine, newest, oldest] = result.ranges;
     place = mine?.kvs[0]?.createRevision;
     const [first, second] = newest?.kvs ?? [];
     // A fresh key is the newest one, and the one before it is ours to watch. An old key of ours
     // (a restart while it was still alive) sits further up the line: look it up properly.
     if (place === undefined || first?.key !== myKey) return look();
-    return { state: stateFromKv(semaphoreRange?.kvs[0], semaphoreWhere(gateway, keys)), inLine: true, predecessor: second?.key, revision: result.revision };
+    return {
+      state: stateFromKv(semaphoreRange?.kvs[0], semaphoreWhere(gateway, keys)),
+      inLine: true,
+      predecessor: second?.key,
+      revision: result.revision,
+      front: (oldest?.kvs ?? []).map((kv) => frontWaiter(kv, keys)),
+      fresh: true,
+    };
   }
 
   async function look(): Promise<View> {
-    const result = await gateway.txn([], [getOp(keys.semaphore), getOp(myKey), newestOp(keys.waitersPrefix, Math.max(1, place! - 1))], [], ctx.signal);
-    const [semaphoreRange, mine, ahead] = result.ranges;
+    const result = await gateway.txn(
+      [],
+      // The front of the line comes along: if we are first, we may fill several free slots at once.
+      [getOp(keys.semaphore), getOp(myKey), newestOp(keys.waitersPrefix, Math.max(1, place! - 1)), oldestOp(keys.waitersPrefix, FILL_LOOKAHEAD)],
+      [],
+      ctx.signal,
+    );
+    const [semaphoreRange, mine, ahead, oldest] = result.ranges;
     return {
       state: stateFromKv(semaphoreRange?.kvs[0], semaphoreWhere(gateway, keys)),
       inLine: mine?.kvs[0] !== undefined,
       predecessor: ahead?.kvs[0]?.key,
       revision: result.revision,
+      front: (oldest?.kvs ?? []).map((kv) => frontWaiter(kv, keys)),
     };
   }
 
@@ -147,8 +174,9 @@ export async function waitInLine(
   }
 
   /** First in line: watch the semaphore, take a slot the moment one is free. */
-  async function atTheFront(initial: SemaphoreState, revision: number): Promise<SessionEnd> {
+  async function atTheFront(initial: SemaphoreState, revision: number, known?: FrontWaiter[]): Promise<SessionEnd> {
     let state = initial;
+    let front = known;
     const act = async (): Promise<SessionEnd | undefined> => {
       for (let conflicts = 0; ; conflicts++) {
         last = state.semaphore;
@@ -162,10 +190,14 @@ export async function waitInLine(
         // with the next waiters in the same write instead of waking them one after the other.
         let handTo: string[] = [];
         if (freeSlots(state.semaphore) > 1) {
-          const read = await gateway.txn([], [oldestOp(keys.waitersPrefix, freeSlots(state.semaphore) + 1)], [], ctx.signal);
-          const front = (read.ranges[0]?.kvs ?? []).map((kv) => frontWaiter(kv, keys));
+          // The list read with our view may be a little old: the write checks each waiter is still there.
+          if (!front) {
+            const read = await gateway.txn([], [oldestOp(keys.waitersPrefix, freeSlots(state.semaphore) + 1)], [], ctx.signal);
+            front = (read.ranges[0]?.kvs ?? []).map((kv) => frontWaiter(kv, keys));
+          }
           handTo = handOver(withHolder(state.semaphore, id), front, id).handedTo;
         }
+        front = undefined;
         const result = await takeSlot(ctx, scratch, state, [deleteOp(myKey)], handTo);
         if (result.ok) return { kind: "acquired", keyGone: true };
         if (!result.current) return { kind: "resnapshot" };
@@ -198,13 +230,13 @@ export async function waitInLine(
   async function session(): Promise<SessionEnd> {
     const view = lease === undefined || place === undefined ? await lineUp() : await look();
     if (view.state) last = view.state.semaphore;
-    if (view.state?.semaphore.holders.includes(id)) return { kind: "acquired", keyGone: !view.inLine, alreadyHeld: true };
+    if (view.state?.semaphore.holders.includes(id)) return { kind: "acquired", keyGone: !view.inLine, alreadyHeld: view.fresh === true };
     if (!view.inLine) return { kind: "reregister" }; // our lease ran out while etcd was away
     if (!view.state) {
       await ensureSemaphore(gateway, keys, ctx.initialSlots, ctx.signal);
       return { kind: "resnapshot" };
     }
-    if (view.predecessor === undefined) return atTheFront(view.state, view.revision);
+    if (view.predecessor === undefined) return atTheFront(view.state, view.revision, view.front);
     // Someone is ahead: wake when its key goes (it got a slot, gave up, or died).
     return watchUntil(
       view.predecessor,

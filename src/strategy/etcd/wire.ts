@@ -175,6 +175,7 @@ export type Op =
         limit?: string;
         sort_order?: "ASCEND" | "DESCEND";
         sort_target?: "CREATE";
+        serializable?: boolean;
       };
     }
   | { request_delete_range: { key: string; range_end?: string } };
@@ -212,6 +213,13 @@ export const newestOp = (prefix: string, maxCreateRevision?: number, limit = 1):
   },
 });
 export const deleteOp = (key: string): Op => ({ request_delete_range: { key: encode(key) } });
+/**
+ * The same read, served by the member we talk to without a quorum round. Only for reads that a
+ * compare-and-swap then checks: a stale answer just makes the write fail and return fresh values.
+ */
+export function locally(op: Op): Op {
+  return "request_range" in op ? { request_range: { ...op.request_range, serializable: true } } : op;
+}
 /** Compare on `version` as Airlock does (version 0 = the key does not exist). */
 export const versionIs = (key: string, version: number): Compare => ({ target: "VERSION", result: "EQUAL", key: encode(key), version: String(version) });
 /** The key exists (any version). */
