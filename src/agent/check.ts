@@ -11,6 +11,7 @@ import type { NodeIdentity } from "../identity/index.js";
 import type { Logger } from "../host/log.js";
 import type { CheckResult } from "./machine.js";
 import { errorRecord } from "./errors.js";
+import type { DenylistEntry } from "./state.js";
 
 export const USER_AGENT = `update-agent/${pkg.version}`;
 
@@ -19,6 +20,8 @@ export interface CheckOutcome {
   plan: Plan | undefined;
   /** Zincati's error kinds, for `update_agent_cincinnati_update_checks_errors_total{kind}`. */
   errorKind: string | undefined;
+  /** The group's shared denylist as read for this check (etcd strategy). */
+  fleetDenylist?: DenylistEntry[] | undefined;
 }
 
 export interface GraphCheckInput {

@@ -175,10 +175,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         deploy: watchDeployments(deploy, () => publisher.stagedMayHaveChanged()),
         checkGraph: async (denylist, signal) => {
           metrics.updateChecks.inc();
-          const outcome = await checkForUpdate({ settings, identity: inputs().identity, denylist: (await runtime.fleet?.merge(denylist)) ?? denylist, now: systemClock.now(), env, log, signal });
+          const fleetDenylist = (await runtime.fleet?.read()) ?? [];
+          const all = fleetDenylist.length === 0 ? denylist : new Set([...denylist, ...fleetDenylist.map((e) => e.payload)]);
+          const outcome = await checkForUpdate({ settings, identity: inputs().identity, denylist: all, now: systemClock.now(), env, log, signal });
           if (outcome.errorKind) metrics.updateCheckErrors.inc({ kind: outcome.errorKind });
           if (outcome.plan) publisher.graphChecked(outcome.plan);
-          return outcome;
+          return { ...outcome, fleetDenylist };
         },
         evaluateGate: async (request) => {
           const result = await evaluateGate(runtime.gate, request);

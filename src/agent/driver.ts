@@ -3,6 +3,8 @@
  * run (write-ahead), effects executed through the ports, outcomes fed back as events, then a sleep
  * until the next tick or a control request. Nothing here decides; machine.ts does.
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { GateResult } from "./machine.js";
 import { transition, type AgentEvent, type Effect, type Policy } from "./machine.js";
 import type { AgentState, ReleaseRef } from "./state.js";
@@ -35,6 +37,8 @@ export interface DriverPorts {
   log: Logger;
   clock: Clock;
   rand: () => number;
+  /** The node's root (agentd --root), for the test-only fault switch below. Default "/". */
+  root?: string;
 }
 
 export interface DriverConfig {
@@ -56,6 +60,21 @@ function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
     const timer = setTimeout(done, ms);
     signal.addEventListener("abort", done, { once: true });
   });
+}
+
+/**
+ * Test-only fault switch (docs/e2e.md): with UPDATE_AGENT_TEST_FAULTS=1 in the environment, a tick that finds this
+ * file blocks the event loop until it is removed, so the watchdog timer cannot fire either: a real stall, for
+ * systemd's watchdog to kill. Without the variable, the file means nothing.
+ */
+export const STALL_FAULT_FILE = "run/update-agent/fault-stall-loop";
+
+function stallWhileFaultFileExists(root: string): void {
+  if (process.env.UPDATE_AGENT_TEST_FAULTS !== "1") return;
+  const file = join(root, STALL_FAULT_FILE);
+  while (existsSync(file)) {
+    // busy on purpose
+  }
 }
 
 /** A loop that has not finished an event for this long is stuck (watchdog): transactions are bounded well below it. */
@@ -125,6 +144,7 @@ export class Driver {
     while (!this.stopping) {
       const event = this.queue.shift();
       if (event) {
+        if (event.type === "tick") stallWhileFaultFileExists(this.ports.root ?? "/");
         await this.process(event);
         continue;
       }
@@ -202,7 +222,7 @@ export class Driver {
         if (outcome.result.outcome === "update") {
           ports.log.info(`target release '${outcome.result.target.version}' selected`);
         }
-        return [{ type: "checked", result: outcome.result }];
+        return [{ type: "checked", result: outcome.result, fleetDenylist: outcome.fleetDenylist }];
       }
       case "stage":
         return this.stage(effect.target);

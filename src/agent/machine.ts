@@ -28,7 +28,8 @@ export type AgentEvent =
   | { type: "tick" }
   | { type: "steady-reported" }
   | { type: "steady-failed"; error: ErrorRecord }
-  | { type: "checked"; result: CheckResult }
+  /** `fleetDenylist`: the group's shared denylist as read for this check (etcd strategy), merged into ours. */
+  | { type: "checked"; result: CheckResult; fleetDenylist?: DenylistEntry[] | undefined }
   | { type: "staged"; target: ReleaseRef }
   | { type: "stage-failed"; error: ErrorRecord; /** the release itself is wrong (stream mismatch): no retry */ permanent: boolean }
   | { type: "cleaned-up" }
@@ -86,7 +87,14 @@ function graphDue(state: AgentState, now: Date, policy: Policy): boolean {
   return now.getTime() - Date.parse(state.last_check.at) >= policy.steadyIntervalMs;
 }
 
-function recordCheck(state: AgentState, result: CheckResult, now: Date): AgentState {
+function mergeFleetDenylist(state: AgentState, fleet: DenylistEntry[] | undefined): AgentState {
+  const known = new Set(state.denylist.map((e) => e.payload));
+  const added = (fleet ?? []).filter((e) => !known.has(e.payload));
+  return added.length === 0 ? state : { ...state, denylist: [...state.denylist, ...added.map((e) => ({ ...e, source: "fleet" as const }))] };
+}
+
+function recordCheck(state: AgentState, result: CheckResult, now: Date, fleet?: DenylistEntry[]): AgentState {
+  state = mergeFleetDenylist(state, fleet);
   const at = now.toISOString();
   const deadend = result.outcome === "update" || result.outcome === "no-update" ? result.deadendReason : state.deadend_reason;
   const outcome = result.outcome === "no-update" && result.deadendReason !== undefined ? "deadend" : result.outcome;
@@ -164,7 +172,7 @@ export function transition(state: AgentState, event: AgentEvent, now: Date, p: P
         return { state, effects: [{ kind: "check-graph" }] };
       }
       if (event.type === "checked") {
-        const next = recordCheck(state, event.result, now);
+        const next = recordCheck(state, event.result, now, event.fleetDenylist);
         if (event.result.outcome === "update" && !denylisted(next, event.result.target.payload)) {
           return startStaging(next, event.result.target, now);
         }
@@ -200,21 +208,27 @@ export function transition(state: AgentState, event: AgentEvent, now: Date, p: P
       if (event.type === "tick" || event.type === "check-now") {
         if (paused && event.type === "tick") return stay(state);
         if (event.type === "check-now" || graphDue(state, now, p)) return { state, effects: [{ kind: "check-graph" }] };
-        return { state, effects: [gateEffect(phase.target, phase.postponements_left)] };
+        return { state, effects: [gateEffect(phase.target, phase.postponements_left, phase.forced === true)] };
       }
       if (event.type === "apply-now") {
-        return { state, effects: [gateEffect(phase.target, phase.postponements_left, true)] };
+        // Remembered for this staged update: a busy slot must not send it back to waiting for the window.
+        const forced = { ...state, phase: { ...phase, forced: true } };
+        return { state: forced, effects: [gateEffect(phase.target, phase.postponements_left, true)] };
       }
       if (event.type === "checked") {
-        const next = recordCheck(state, event.result, now);
+        const next = recordCheck(state, event.result, now, event.fleetDenylist);
         const result = event.result;
+        // Denylisted while it waited (another node of the group failed on it): drop it, never finalize it.
+        if (denylisted(next, phase.target.payload)) {
+          return { state: withPhase(next, { kind: "idle" }, now), effects: [{ kind: "cleanup-staged" }] };
+        }
         // A newer release replaces the stale staged one (Zincati cannot: coreos/zincati#928).
         if (result.outcome === "update" && result.target.age_index > phase.target.age_index && !denylisted(next, result.target.payload)) {
           const restaged = withPhase(next, { kind: "staging", target: result.target, attempts: 0 }, now);
           return { state: restaged, effects: [{ kind: "cleanup-staged" }, { kind: "stage", target: result.target }] };
         }
         if (paused) return stay(next);
-        return { state: next, effects: [gateEffect(phase.target, phase.postponements_left)] };
+        return { state: next, effects: [gateEffect(phase.target, phase.postponements_left, phase.forced === true)] };
       }
       if (event.type === "gate") {
         const r = event.result;

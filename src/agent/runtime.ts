@@ -25,7 +25,7 @@ import { buildSchedule, resolveTimeZone, totalMinutes, type Schedule } from "../
 import type { GateDeps, HookRun } from "../strategy/gate.js";
 import type { Policy } from "./machine.js";
 import type { Timing } from "./timing.js";
-import type { ReleaseRef } from "./state.js";
+import type { DenylistEntry, ReleaseRef } from "./state.js";
 
 export const PRE_REBOOT_HOOKS_DIR = "etc/update-agent/hooks/pre-reboot.d";
 export const POST_BOOT_HOOKS_DIR = "etc/update-agent/hooks/post-boot.d";
@@ -46,8 +46,8 @@ export interface Runtime {
 export interface FleetDenylistPort {
   /** Adds a release this node denylisted (boot verification). Throws when etcd cannot be written. */
   record: (release: VerifiedRelease, reason: string) => Promise<void>;
-  /** `denylist` plus the payloads on the group's list; when etcd cannot be read, `denylist` alone (logged). */
-  merge: (denylist: ReadonlySet<string>) => Promise<ReadonlySet<string>>;
+  /** The group's list as denylist entries; empty (and logged) when etcd cannot be read. */
+  read: () => Promise<DenylistEntry[]>;
   /** Why `target` must not be installed, when it is on the group's list. Throws when etcd cannot be read. */
   denied: (target: ReleaseRef) => Promise<string | undefined>;
 }
@@ -93,13 +93,13 @@ async function createFleetDenylistPort(inputs: RuntimeInputs): Promise<FleetDeny
       const entry = { payload: release.payload, version: release.version, reason, node_id: identity.nodeUuid, time: inputs.now().toISOString() };
       if (await list.recordFleetDenylist(entry)) log.notice(`release ${release.version} added to the denylist of group ${identity.group}`);
     },
-    async merge(denylist) {
+    async read() {
       try {
-        const fleet = await list.readFleetDenylist();
-        return fleet.length === 0 ? denylist : new Set([...denylist, ...fleet.map((e) => e.payload)]);
+        const entries = await list.readFleetDenylist();
+        return entries.map((e) => ({ payload: e.payload, version: e.version, reason: `${e.reason} (on node ${e.node_id})`, at: e.time, source: "fleet" as const }));
       } catch (e) {
         log.warn(`cannot read the denylist of group ${identity.group}; using this node's own: ${e instanceof Error ? e.message : String(e)}`);
-        return denylist;
+        return [];
       }
     },
     async denied(target) {

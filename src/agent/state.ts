@@ -36,6 +36,8 @@ export const PhaseSchema = z.discriminatedUnion("kind", [
     /** Ticks left in the interactive-session grace period (Zincati's postponements). */
     postponements_left: z.number().int().nonnegative(),
     wait: WaitReasonSchema.optional(),
+    /** `agentctl apply-now` was asked for this update: windows and the session grace period no longer apply. */
+    forced: z.boolean().optional(),
   }),
   z.object({ kind: z.literal("finalizing"), target: ReleaseRefSchema, started_at: z.string() }),
   z.object({ kind: z.literal("finalized"), target: ReleaseRefSchema, finalized_at: z.string() }),

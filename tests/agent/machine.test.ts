@@ -170,3 +170,27 @@ test("a staged deployment that vanished before finalizing is staged again", () =
   assert.deepEqual(effects, ["finalize", "stage"]);
   assert.deepEqual(state.phase, { kind: "staging", target: r1, attempts: 0 });
 });
+
+test("apply-now is remembered for this staged update: later gate checks stay forced", () => {
+  const wait = { kind: "lock" as const, message: "reboot slot busy" };
+  let { state } = run(staged(), [{ type: "apply-now" }, { type: "gate", result: { allowed: false, wait, slotHeld: false } }]);
+  const later = transition(state, { type: "tick" }, now, policy);
+  assert.deepEqual(later.effects, [{ kind: "evaluate-gate", target: r1, postponementsLeft: 10, force: true }]);
+  // a new staged update starts unforced
+  ({ state } = run(state, [{ type: "gate", result: { allowed: true, slotHeld: true } }, { type: "finalize-failed", error: err }]));
+  assert.equal(state.phase.kind === "staged" && state.phase.forced, undefined);
+});
+
+test("the group's denylist is merged into ours, and a staged release it names is dropped, never finalized", () => {
+  const fleet = [{ payload: "aaa", version: "41.1", reason: "failed checks (on node n1)", at: now.toISOString(), source: "fleet" as const }];
+  const { state, effects } = run(staged({ last_check: { at: "2026-11-26T09:00:00Z", outcome: "update" } }), [
+    { type: "tick" },
+    { type: "checked", result: { outcome: "no-update" }, fleetDenylist: fleet },
+  ]);
+  assert.deepEqual(effects, ["check-graph", "cleanup-staged"]);
+  assert.equal(state.phase.kind, "idle");
+  assert.deepEqual(state.denylist.map((d) => [d.payload, d.source]), [["aaa", "fleet"]]);
+  // merged once, not again
+  const again = transition(state, { type: "checked", result: { outcome: "no-update" }, fleetDenylist: fleet }, now, policy);
+  assert.equal(again.state.denylist.length, 1);
+});

@@ -29,6 +29,9 @@ export const ROOTFS_RECIPE = {
     // setpriv/runuser (util-linux is essential, listed for clarity), ps/pgrep.
     "util-linux",
     "procps",
+    // logind asks polkit before it reboots for an unprivileged caller (the agent's "boot this release again"),
+    // and the agent's package installs a polkit rule: the scenarios run them in the real polkitd.
+    "polkitd",
   ],
 } as const;
 

@@ -14,7 +14,6 @@ const OTHER_NODE = "c988d2509fdf5cdcbed39037c56406fb";
 
 test(
   "apply-now: it skips the window but waits for a busy slot, and reboots once the slot is free",
-  { todo: "src/agent/machine.ts forgets apply-now after one gate evaluation: the next tick waits for the window again" },
   async () => {
     const server = await startFleetLockServer({ flavour: "poseidon" });
     const hour = (new Date().getUTCHours() + 12) % 24;

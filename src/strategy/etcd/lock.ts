@@ -10,7 +10,7 @@ import type { EtcdGateway } from "./gateway.js";
 import { decideAcquire } from "./semaphore.js";
 import { releaseSlot } from "./release.js";
 import { dropScratch, evictIfFull, takeSlot, type AcquireScratch, type SlotContext } from "./slot.js";
-import { ensureSemaphore, readGroup, readSemaphore, unchangedState, type SemaphoreState } from "./store.js";
+import { ensureSemaphore, readGroup } from "./store.js";
 import { expiringHolderOps, recordedLease } from "./ttl.js";
 import { waitInLine, DEFAULT_LINE_TUNING, waiterKey, type LineTuning } from "./waiting.js";
 import { AIRLOCK_DEFAULT_SLOTS, AIRLOCK_KEY_PREFIX, deleteOp, groupKeys, type GroupKeys } from "./wire.js";
@@ -66,7 +66,7 @@ export function createEtcdLock(options: EtcdLockOptions): EtcdRebootLock {
       state = (await evictIfFull(ctx, state)) ?? (await ensureSemaphore(ctx.gateway, keys, ctx.initialSlots, ctx.signal));
       const decision = decideAcquire(state.semaphore, ctx.id);
       if (decision.kind === "held") {
-        await alreadyHeld(ctx, state);
+        await alreadyHeld(ctx);
         return { kind: "acquired" };
       }
       const busy = (reason: string): LockOutcome => {
@@ -86,18 +86,22 @@ export function createEtcdLock(options: EtcdLockOptions): EtcdRebootLock {
     }
   }
 
-  async function alreadyHeld(ctx: SlotContext, state: SemaphoreState | undefined): Promise<void> {
+  async function alreadyHeld(ctx: SlotContext): Promise<void> {
     ctx.log("debug", "etcd: this node already holds a reboot slot", { id: ctx.id, key: keys.semaphore });
-    if (ctx.ttlSecs > 0 && state) await renewExpiry(ctx, state);
+    if (ctx.ttlSecs > 0) await renewExpiry(ctx);
   }
 
-  /** A holder calling acquire again pushes its expiry back (as Zincati re-calls pre-reboot while it waits). */
-  async function renewExpiry(ctx: SlotContext, state: SemaphoreState): Promise<void> {
+  /**
+   * Makes a slot we hold expire ttl_secs from now: a holder calling acquire again pushes its expiry
+   * back (as Zincati re-calls pre-reboot while it waits), and a slot handed over to us while we
+   * waited gets its expiry keys here. Writing them is harmless even if we lost the slot meanwhile:
+   * only holders with a marker are ever evicted, and taking a slot rewrites or drops them.
+   */
+  async function renewExpiry(ctx: SlotContext): Promise<void> {
     const lease = await recordedLease(ctx.gateway, keys, ctx.id, ctx.signal);
     if (lease && (await ctx.gateway.leaseKeepAlive(lease, ctx.signal)) > 0) return;
     const fresh = await ctx.gateway.leaseGrant(ctx.ttlSecs, ctx.signal);
-    const result = await ctx.gateway.txn(unchangedState(keys, state), expiringHolderOps(keys, ctx.id, fresh, ctx.ttlSecs, ctx.clock.now()), [], ctx.signal);
-    if (!result.succeeded) await ctx.gateway.leaseRevoke(fresh).catch(() => {}); // changed meanwhile: the next call renews
+    await ctx.gateway.txn([], expiringHolderOps(keys, ctx.id, fresh, ctx.ttlSecs, ctx.clock.now()), [], ctx.signal);
   }
 
   /** Runs `step` until it yields an outcome, retrying transient failures with backoff until the deadline. */
@@ -136,11 +140,10 @@ export function createEtcdLock(options: EtcdLockOptions): EtcdRebootLock {
           // Waiting callers always get in line (it costs the same as a try when slots are free),
           // so a crowd arriving at once is served in order instead of colliding on the semaphore.
           const outcome = await waitInLine(ctx, scratch, deadline, tuning);
-          if (outcome.kind === "acquired" && "alreadyHeld" in outcome) {
-            await alreadyHeld(ctx, ctx.ttlSecs > 0 ? await readSemaphore(ctx.gateway, keys, ctx.signal) : undefined);
-            return { kind: "acquired" };
-          }
-          return outcome;
+          if (outcome.kind !== "acquired") return outcome;
+          if ("alreadyHeld" in outcome) await alreadyHeld(ctx);
+          else if (ctx.ttlSecs > 0) await renewExpiry(ctx); // handed over: no expiry keys yet
+          return { kind: "acquired" };
         });
       } finally {
         await dropScratch(base, scratch);

@@ -7,7 +7,7 @@ import { AgentError } from "../../errors.js";
 import type { Clock } from "../../host/clock.js";
 import { ETCD_CONFLICT, nextBackoff } from "../lock/backoff.js";
 import type { EtcdGateway } from "./gateway.js";
-import { decideRelease, serializeSemaphore, type FrontWaiter } from "./semaphore.js";
+import { decideRelease, serializeSemaphore } from "./semaphore.js";
 import { semaphoreWhere, stateFromKv, unchangedState } from "./store.js";
 import { dropExpiryOps } from "./ttl.js";
 import { deleteOp, exists, getOp, locally, oldestOp, putOp, type GroupKeys, type KeyValue, type TxnResult } from "./wire.js";
@@ -24,14 +24,9 @@ export interface ReleaseResult {
   conflicts: number;
 }
 
-export function frontWaiter(kv: KeyValue, keys: GroupKeys): FrontWaiter {
-  let takesItself = false;
-  try {
-    takesItself = Number((JSON.parse(kv.value) as { ttl_secs?: unknown }).ttl_secs ?? 0) > 0;
-  } catch {
-    // an unreadable waiter value: hand over as usual
-  }
-  return { id: kv.key.slice(keys.waitersPrefix.length), takesItself };
+/** The ids of the waiters in a range of waiter keys. */
+export function waiterIds(kvs: readonly KeyValue[] | undefined, keys: GroupKeys): string[] {
+  return (kvs ?? []).map((kv) => kv.key.slice(keys.waitersPrefix.length));
 }
 
 export async function releaseSlot(
@@ -44,7 +39,7 @@ export async function releaseSlot(
   let seen: TxnResult = await gateway.txn([], reads.map(locally), [], deps.signal);
   for (let conflicts = 0; conflicts < MAX_CONFLICTS; conflicts++) {
     const state = stateFromKv(seen.ranges[0]?.kvs[0], semaphoreWhere(gateway, keys));
-    const front = (seen.ranges[1]?.kvs ?? []).map((kv) => frontWaiter(kv, keys));
+    const front = waiterIds(seen.ranges[1]?.kvs, keys);
     const decision = state ? decideRelease(state.semaphore, id, front) : ({ kind: "not-held" } as const);
     if (decision.kind === "not-held") return { wasHolder: false, handedTo: [], conflicts };
     const waiterKeys = decision.handedTo.map((w) => `${keys.waitersPrefix}${w}`);

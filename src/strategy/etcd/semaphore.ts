@@ -94,27 +94,20 @@ export function decideWhileWaiting(semaphore: Semaphore, id: string): "held" | "
   return freeSlots(semaphore) > 0 ? "take" : "wait";
 }
 
-/** A node at the front of the line, as a releasing holder sees it. */
-export interface FrontWaiter {
-  id: string;
-  /** It uses holder expiry, so it must take the slot itself (with its own lease). */
-  takesItself: boolean;
-}
-
 export type ReleaseDecision = { kind: "not-held" } | { kind: "release"; next: Semaphore; handedTo: string[] };
 
 /**
- * Fills the free slots of `semaphore` with the first waiters, in order. A waiter that must take
- * its slot itself stops the handover there, so nobody behind it jumps the line.
+ * Fills the free slots of `semaphore` with the first waiters (ids, oldest first), skipping `skip`
+ * and stale waiter keys of nodes that already hold a slot.
  */
-export function handOver(semaphore: Semaphore, front: readonly FrontWaiter[], skip: string): { next: Semaphore; handedTo: string[] } {
+export function handOver(semaphore: Semaphore, front: readonly string[], skip: string): { next: Semaphore; handedTo: string[] } {
   let next = semaphore;
   const handedTo: string[] = [];
   for (const waiter of front) {
-    if (waiter.id === skip || next.holders.includes(waiter.id)) continue;
-    if (freeSlots(next) === 0 || waiter.takesItself) break;
-    next = withHolder(next, waiter.id);
-    handedTo.push(waiter.id);
+    if (freeSlots(next) === 0) break;
+    if (waiter === skip || next.holders.includes(waiter)) continue;
+    next = withHolder(next, waiter);
+    handedTo.push(waiter);
   }
   return { next, handedTo };
 }
@@ -123,7 +116,7 @@ export function handOver(semaphore: Semaphore, front: readonly FrontWaiter[], sk
  * Releasing hands the freed slot straight to the first waiter(s) in the same write: the slot is
  * never idle, and the waiters do not race each other (or the releasers) for it.
  */
-export function decideRelease(semaphore: Semaphore, id: string, front: readonly FrontWaiter[]): ReleaseDecision {
+export function decideRelease(semaphore: Semaphore, id: string, front: readonly string[]): ReleaseDecision {
   if (!semaphore.holders.includes(id)) return { kind: "not-held" };
   return { kind: "release", ...handOver(withoutHolder(semaphore, id), front, id) };
 }

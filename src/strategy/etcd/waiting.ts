@@ -13,8 +13,8 @@
 import { toAgentError } from "../../errors.js";
 import { ETCD_CONFLICT, ETCD_RECONNECT, nextBackoff } from "../lock/backoff.js";
 import { remainingMs, type LockOutcome } from "../lock/index.js";
-import { frontWaiter } from "./release.js";
-import { decideWhileWaiting, freeSlots, handOver, withHolder, type FrontWaiter, type Semaphore } from "./semaphore.js";
+import { waiterIds } from "./release.js";
+import { decideWhileWaiting, freeSlots, handOver, withHolder, type Semaphore } from "./semaphore.js";
 import { evictIfFull, takeSlot, type AcquireScratch, type SlotContext } from "./slot.js";
 import { ensureSemaphore, readSemaphore, semaphoreWhere, stateFromKv, type SemaphoreState } from "./store.js";
 import { deleteOp, getOp, newestOp, oldestOp, putOp, type GroupKeys, type WatchMessage } from "./wire.js";
@@ -33,9 +33,9 @@ export function waiterKey(keys: GroupKeys, id: string): string {
   return `${keys.waitersPrefix}${id}`;
 }
 
-/** What a waiter key says; `ttl_secs` tells a releasing holder to let the waiter take the slot itself. */
-export function waiterValue(since: Date, ttlSecs: number): string {
-  return JSON.stringify({ since: since.toISOString(), ...(ttlSecs > 0 ? { ttl_secs: ttlSecs } : {}) });
+/** What a waiter key says (for `agentctl lock status`). */
+export function waiterValue(since: Date): string {
+  return JSON.stringify({ since: since.toISOString() });
 }
 
 type Wake = { kind: "message"; message: IteratorResult<WatchMessage> } | { kind: "broken"; error: unknown } | { kind: "timer" };
@@ -69,7 +69,7 @@ export async function waitInLine(
     predecessor: string | undefined;
     revision: number;
     /** The oldest waiters, when the read included them. */
-    front?: FrontWaiter[];
+    front?: string[];
     /** Read as we got in line (a slot held then was held before this call). */
     fresh?: boolean;
   }
@@ -81,7 +81,7 @@ export async function waitInLine(
     const result = await gateway.txn(
       [],
       [
-        putOp(myKey, waiterValue(clock.now(), ctx.ttlSecs), lease),
+        putOp(myKey, waiterValue(clock.now()), lease),
         getOp(keys.semaphore),
         getOp(myKey),
         newestOp(keys.waitersPrefix, undefined, 2),
@@ -101,7 +101,7 @@ export async function waitInLine(
       inLine: true,
       predecessor: second?.key,
       revision: result.revision,
-      front: (oldest?.kvs ?? []).map((kv) => frontWaiter(kv, keys)),
+      front: waiterIds(oldest?.kvs, keys),
       fresh: true,
     };
   }
@@ -120,7 +120,7 @@ export async function waitInLine(
       inLine: mine?.kvs[0] !== undefined,
       predecessor: ahead?.kvs[0]?.key,
       revision: result.revision,
-      front: (oldest?.kvs ?? []).map((kv) => frontWaiter(kv, keys)),
+      front: waiterIds(oldest?.kvs, keys),
     };
   }
 
@@ -174,7 +174,7 @@ export async function waitInLine(
   }
 
   /** First in line: watch the semaphore, take a slot the moment one is free. */
-  async function atTheFront(initial: SemaphoreState, revision: number, known?: FrontWaiter[]): Promise<SessionEnd> {
+  async function atTheFront(initial: SemaphoreState, revision: number, known?: string[]): Promise<SessionEnd> {
     let state = initial;
     let front = known;
     const act = async (): Promise<SessionEnd | undefined> => {
@@ -193,7 +193,7 @@ export async function waitInLine(
           // The list read with our view may be a little old: the write checks each waiter is still there.
           if (!front) {
             const read = await gateway.txn([], [oldestOp(keys.waitersPrefix, freeSlots(state.semaphore) + 1)], [], ctx.signal);
-            front = (read.ranges[0]?.kvs ?? []).map((kv) => frontWaiter(kv, keys));
+            front = waiterIds(read.ranges[0]?.kvs, keys);
           }
           handTo = handOver(withHolder(state.semaphore, id), front, id).handedTo;
         }

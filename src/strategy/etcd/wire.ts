@@ -196,9 +196,12 @@ export const prefixOp = (prefix: string, extra: { keysOnly?: boolean; maxCreateR
     ...(extra.maxCreateRevision !== undefined ? { max_create_revision: String(extra.maxCreateRevision) } : {}),
   },
 });
-/** The `limit` oldest keys under `prefix` (oldest = smallest create_revision), with values. */
+/**
+ * The `limit` oldest keys under `prefix` (oldest = smallest create_revision), keys only: etcd reads
+ * the whole range to sort it, so no values come along.
+ */
 export const oldestOp = (prefix: string, limit: number): Op => ({
-  request_range: { key: encode(prefix), range_end: prefixRangeEnd(prefix), limit: String(limit), sort_order: "ASCEND", sort_target: "CREATE" },
+  request_range: { key: encode(prefix), range_end: prefixRangeEnd(prefix), keys_only: true, limit: String(limit), sort_order: "ASCEND", sort_target: "CREATE" },
 });
 /** The `limit` newest keys under `prefix` (created at or before `maxCreateRevision`, if given). */
 export const newestOp = (prefix: string, maxCreateRevision?: number, limit = 1): Op => ({
