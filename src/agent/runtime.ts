@@ -3,10 +3,9 @@
  * the gate's dependencies, the loop's timing. Built at start and again on SIGHUP, so a reload swaps
  * the whole set at once (or, when the new settings are invalid, keeps the old one).
  */
-import { access, readFile } from "node:fs/promises";
+import { access } from "node:fs/promises";
 import { join } from "node:path";
 import type { Settings } from "../config/index.js";
-import { templateUrl } from "../config/index.js";
 import type { NodeIdentity } from "../identity/index.js";
 import type { Metrics } from "../api/metrics.js";
 import type { Logger } from "../host/log.js";
@@ -16,10 +15,7 @@ import { postponementsFor } from "../host/grace-period.js";
 import { runParts } from "../host/run-parts.js";
 import { childEnv } from "../host/notify.js";
 import type { RebootLock, LockLogger, LockObserver } from "../strategy/lock/index.js";
-import { createFleetLock } from "../strategy/fleetlock/client.js";
-import { EtcdGateway } from "../strategy/etcd/gateway.js";
-import { createEtcdLock } from "../strategy/etcd/lock.js";
-import { createFleetDenylist } from "../strategy/etcd/denylist.js";
+import { coordinationFromSettings } from "../strategy/lock/from-settings.js";
 import type { VerifiedRelease } from "../health/record.js";
 import { buildSchedule, resolveTimeZone, totalMinutes, type Schedule } from "../strategy/windows/index.js";
 import type { GateDeps, HookRun } from "../strategy/gate.js";
@@ -29,6 +25,8 @@ import type { DenylistEntry, ReleaseRef } from "./state.js";
 
 export const PRE_REBOOT_HOOKS_DIR = "etc/update-agent/hooks/pre-reboot.d";
 export const POST_BOOT_HOOKS_DIR = "etc/update-agent/hooks/post-boot.d";
+/** Long enough to be handed a slot freed by a node that just booted; short enough to keep control requests snappy. */
+const ETCD_LOCK_WAIT_MS = 30_000;
 export const SESSION_OVERRIDE_FILE = "run/update-agent/override-interactive-check";
 
 export interface Runtime {
@@ -63,32 +61,25 @@ export interface RuntimeInputs {
   now: () => Date;
 }
 
-async function readText(path: string): Promise<string> {
-  return readFile(path, "utf8");
-}
-
-export async function etcdGatewayFromSettings(settings: Settings, observe?: LockObserver, log?: LockLogger): Promise<EtcdGateway> {
-  const e = settings.updates.etcd_lock;
-  const password = e.password_file ? (await readText(e.password_file)).trimEnd() : undefined;
-  return new EtcdGateway({
-    endpoints: e.endpoints,
-    timeoutMs: e.timeout_secs * 1000,
-    tls: {
-      ca: e.ca_file ? await readText(e.ca_file) : undefined,
-      cert: e.cert_file ? await readText(e.cert_file) : undefined,
-      key: e.key_file ? await readText(e.key_file) : undefined,
-    },
-    auth: e.username !== undefined && password !== undefined ? { username: e.username, password } : undefined,
-    observe,
-    log,
-  });
-}
-
-async function createFleetDenylistPort(inputs: RuntimeInputs): Promise<FleetDenylistPort | undefined> {
-  const { settings, identity, log } = inputs;
-  if (settings.updates.strategy !== "etcd_lock") return undefined;
-  const list = createFleetDenylist({ gateway: await etcdGatewayFromSettings(settings), group: identity.group, keyPrefix: settings.updates.etcd_lock.key_prefix });
-  return {
+/**
+ * The reboot lock and the group's denylist for the configured strategy (src/strategy/lock/from-settings.ts
+ * reads every file named in the settings under the root prefix), with metrics and logs attached.
+ */
+function coordination(inputs: RuntimeInputs): { lock: RebootLock | undefined; fleet: FleetDenylistPort | undefined } {
+  const { settings, identity, log, metrics, root } = inputs;
+  const lockLog: LockLogger = (level, msg, fields) => log[level](msg, fields);
+  const observe: LockObserver = (api, outcome) => {
+    if (api === "etcd") {
+      metrics.etcdLockRequests.inc({ outcome });
+      return;
+    }
+    metrics.fleetLockRequests.inc({ api });
+    if (outcome !== "ok") metrics.fleetLockErrors.inc({ api, kind: outcome });
+  };
+  const made = coordinationFromSettings(settings, identity, { root, observe, log: lockLog });
+  if (!made) return { lock: undefined, fleet: undefined };
+  const list = made.denylist;
+  const fleet: FleetDenylistPort | undefined = list && {
     async record(release, reason) {
       const entry = { payload: release.payload, version: release.version, reason, node_id: identity.nodeUuid, time: inputs.now().toISOString() };
       if (await list.recordFleetDenylist(entry)) log.notice(`release ${release.version} added to the denylist of group ${identity.group}`);
@@ -107,44 +98,7 @@ async function createFleetDenylistPort(inputs: RuntimeInputs): Promise<FleetDeny
       return entry ? `${target.version} is on the denylist of group ${identity.group}: ${entry.reason} (node ${entry.node_id}, ${entry.time})` : undefined;
     },
   };
-}
-
-async function createLock(inputs: RuntimeInputs): Promise<RebootLock | undefined> {
-  const { settings, identity, log, metrics } = inputs;
-  const lockLog: LockLogger = (level, msg, fields) => log[level](msg, fields);
-  switch (settings.updates.strategy) {
-    case "fleet_lock": {
-      const base = settings.updates.fleet_lock.base_url ?? "";
-      return createFleetLock({
-        baseUrl: templateUrl(base, { basearch: identity.basearch, group: identity.group, platform: identity.platform, stream: identity.stream }),
-        id: identity.nodeUuid,
-        group: identity.group,
-        timeoutMs: settings.updates.fleet_lock.timeout_secs * 1000,
-        caFile: settings.updates.fleet_lock.ca_file,
-        log: lockLog,
-        observe: (api, outcome) => {
-          if (api === "etcd") return;
-          metrics.fleetLockRequests.inc({ api });
-          if (outcome !== "ok") metrics.fleetLockErrors.inc({ api, kind: outcome });
-        },
-      });
-    }
-    case "etcd_lock": {
-      const observe: LockObserver = (_api, outcome) => metrics.etcdLockRequests.inc({ outcome });
-      const gateway = await etcdGatewayFromSettings(settings, observe, lockLog);
-      return createEtcdLock({
-        gateway,
-        id: identity.nodeUuid,
-        group: identity.group,
-        keyPrefix: settings.updates.etcd_lock.key_prefix,
-        ttlSecs: settings.updates.etcd_lock.ttl_secs,
-        log: lockLog,
-        observe,
-      });
-    }
-    default:
-      return undefined;
-  }
+  return { lock: made.lock, fleet };
 }
 
 function scheduleFor(inputs: RuntimeInputs): Schedule | undefined {
@@ -191,8 +145,7 @@ export async function runHooks(inputs: RuntimeInputs, dir: string, target: Relea
 export async function buildRuntime(inputs: RuntimeInputs): Promise<Runtime> {
   const { settings, log, metrics, root } = inputs;
   const schedule = scheduleFor(inputs);
-  const lock = await createLock(inputs);
-  const fleet = await createFleetDenylistPort(inputs);
+  const { lock, fleet } = coordination(inputs);
   const t = settings.agent.timing;
   const gracePeriodMinutes = settings.updates.interactive.grace_period_minutes;
   metrics.setStrategy(settings.updates.strategy);
@@ -204,6 +157,7 @@ export async function buildRuntime(inputs: RuntimeInputs): Promise<Runtime> {
     strategy: settings.updates.strategy,
     schedule,
     lock,
+    lockWaitMs: settings.updates.strategy === "etcd_lock" ? ETCD_LOCK_WAIT_MS : 0,
     sessions: settings.updates.interactive.check_sessions ? inputs.sessions : undefined,
     inhibitors: inputs.sessions,
     gracePeriodMinutes,

@@ -192,7 +192,7 @@ class RpmOstreeManager implements DeploymentManager {
       where,
       hint: cleanupError
         ? `removing it failed too (${cleanupError.message}); run \`rpm-ostree cleanup -p\``
-        : "it was removed; the agent will try again later",
+        : "it was removed; the agent abandons this release (denylisted: see `agentctl denylist`) and waits for a newer one",
       details: { staged: staged?.id, cleanedUp: staged !== undefined && cleanupError === undefined },
     });
   }

@@ -30,6 +30,11 @@ export interface GateDeps {
   /** Set when maintenance windows restrict reboots. */
   schedule: Schedule | undefined;
   lock: RebootLock | undefined;
+  /**
+   * How long one gate evaluation may wait in line for a slot (etcd: the waiting line hands a freed slot to the
+   * first waiter at once; leaving the line loses the place). 0: one attempt, as Zincati polls FleetLock.
+   */
+  lockWaitMs?: number | undefined;
   /** Undefined when `updates.interactive.check_sessions = false`. */
   sessions: SessionWatcher | undefined;
   /**
@@ -139,7 +144,7 @@ export async function evaluateGate(deps: GateDeps, req: GateRequest): Promise<Ga
   const deniedEarly = await deniedBy(deps, req);
   if (deniedEarly !== undefined) return wait({ kind: "strategy", message: deniedEarly }, false);
   if (deps.lock) {
-    const outcome = await deps.lock.acquire();
+    const outcome = await deps.lock.acquire({ waitMs: deps.lockWaitMs ?? 0 });
     if (outcome.kind === "busy") {
       // poseidon/fleetlock's reason already names its holder: say each one once.
       const unnamed = (outcome.holders ?? []).filter((h) => !outcome.reason.includes(h));

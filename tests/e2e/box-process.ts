@@ -3,8 +3,8 @@
  * through nsenter. Box (box.ts) holds the state; docs/e2e.md explains the why.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
-import { constants } from "node:os";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { constants, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -79,11 +79,16 @@ export function execInBox(
   options: { input?: string | Buffer; timeoutMs: number; kill: (pgidInBox: string) => Promise<void> },
 ): Promise<ExecResult> {
   const args = ["-t", String(pid1), "-m", "-u", "-i", "-p", "-r", "-w", "--", "/usr/bin/setsid", "-f", "/bin/sh", "-c", EXEC_SHIM, "box-exec", ...command];
+  // The input comes from a file, not a pipe: nsenter exits as soon as `setsid -f` has forked, and Node then
+  // destroys the stdin pipe of the exited child, cutting off whatever it had not written yet.
+  const inputFd = options.input === undefined ? undefined : inputFile(options.input);
   return new Promise((resolve, reject) => {
-    const child = spawn("nsenter", args, {
-      stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe", "pipe"],
-      env: { PATH: HOST_PATH },
-    });
+    let child: ChildProcess;
+    try {
+      child = spawn("nsenter", args, { stdio: [inputFd ?? "ignore", "pipe", "pipe", "pipe"], env: { PATH: HOST_PATH } });
+    } finally {
+      if (inputFd !== undefined) closeSync(inputFd);
+    }
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let report = "";
@@ -91,7 +96,6 @@ export function execInBox(
     child.stdout!.on("data", (d: Buffer) => out.push(d));
     child.stderr!.on("data", (d: Buffer) => err.push(d));
     (child.stdio[3] as NodeJS.ReadableStream).on("data", (d: Buffer) => (report += d.toString()));
-    if (options.input !== undefined) child.stdin!.end(options.input);
     child.once("exit", (code, signal) => (nsenterStatus = exitCodeOf(code, signal)));
     const timer = setTimeout(() => {
       const pgid = /^pid (\d+)$/m.exec(report)?.[1];
@@ -109,6 +113,18 @@ export function execInBox(
       resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
     });
   });
+}
+
+/** An open read-only descriptor of a file holding `data` (already unlinked: the descriptor keeps it). */
+function inputFile(data: string | Buffer): number {
+  const dir = mkdtempSync(join(tmpdir(), "ua-box-input-"));
+  try {
+    const path = join(dir, "stdin");
+    writeFileSync(path, data, { mode: 0o600 });
+    return openSync(path, "r");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {

@@ -30,8 +30,10 @@ export const ROOTFS_RECIPE = {
     "util-linux",
     "procps",
     // logind asks polkit before it reboots for an unprivileged caller (the agent's "boot this release again"),
-    // and the agent's package installs a polkit rule: the scenarios run them in the real polkitd.
+    // and the agent's package installs a polkit rule: the scenarios run them in the real polkitd. polkitd
+    // depends on a logind package; libpam-systemd is the one that provides it (systemd has the daemon).
     "polkitd",
+    "libpam-systemd",
   ],
 } as const;
 

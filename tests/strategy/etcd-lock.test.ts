@@ -188,7 +188,7 @@ test("holder expiry (ttl_secs): a holder whose lease is gone is evicted; an Airl
   assert.equal((await lockFor(B, group, { ttlSecs: 600 }).release()).kind, "released");
   assert.deepEqual((await readLockStatus(gateway(), keysOf(group))).expiring, []);
 
-  // A waiter with expiry is not handed a slot (it needs its own lease): it takes the freed slot itself.
+  // A waiter with expiry that is handed a slot gets its expiry keys right after.
   assert.equal((await lockFor(A, group).acquire()).kind, "acquired");
   const waiting = lockFor(C, group, { ttlSecs: 600 }).acquire({ waitMs: 120_000 });
   await until("c in line", async () => (await readLockStatus(gateway(), keysOf(group))).waiters.length === 1);

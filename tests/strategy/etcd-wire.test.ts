@@ -84,23 +84,19 @@ test("acquire decisions: recursive, full, take", () => {
 });
 
 test("release hands the freed slot to the first waiters, in order", () => {
-  const w = (id: string, takesItself = false) => ({ id, takesItself });
-  assert.deepEqual(decideRelease({ totalSlots: 1, holders: ["x"] }, A, [w("w1")]), { kind: "not-held" });
+  assert.deepEqual(decideRelease({ totalSlots: 1, holders: ["x"] }, A, ["w1"]), { kind: "not-held" });
   assert.deepEqual(decideRelease({ totalSlots: 1, holders: [A] }, A, []), { kind: "release", next: { totalSlots: 1, holders: [] }, handedTo: [] });
-  assert.deepEqual(decideRelease({ totalSlots: 1, holders: [A] }, A, [w("w1"), w("w2")]), { kind: "release", next: { totalSlots: 1, holders: ["w1"] }, handedTo: ["w1"] });
+  assert.deepEqual(decideRelease({ totalSlots: 1, holders: [A] }, A, ["w1", "w2"]), { kind: "release", next: { totalSlots: 1, holders: ["w1"] }, handedTo: ["w1"] });
   // a stale waiter key of a holder, and our own, are skipped
-  assert.deepEqual(decideRelease({ totalSlots: 2, holders: [A, "h"] }, A, [w("h"), w(A), w("w1")]), {
+  assert.deepEqual(decideRelease({ totalSlots: 2, holders: [A, "h"] }, A, ["h", A, "w1"]), {
     kind: "release",
     next: { totalSlots: 2, holders: ["h", "w1"] },
     handedTo: ["w1"],
   });
-  assert.deepEqual(handOver({ totalSlots: 2, holders: ["h"] }, [w("h"), w(A), w("w1")], A).handedTo, ["w1"]);
-  // the first in line (with its own lease) taking a slot fills the others; skipping itself
-  assert.deepEqual(handOver({ totalSlots: 3, holders: [A] }, [w(A, true), w("w1"), w("w2"), w("w3")], A).handedTo, ["w1", "w2"]);
-  // a waiter that needs its own lease stops the handover: nobody jumps it
-  assert.deepEqual(decideRelease({ totalSlots: 1, holders: [A] }, A, [w("w1", true), w("w2")]), { kind: "release", next: { totalSlots: 1, holders: [] }, handedTo: [] });
+  // the first in line taking a slot fills the other free ones, skipping itself
+  assert.deepEqual(handOver({ totalSlots: 3, holders: [A] }, [A, "w1", "w2", "w3"], A).handedTo, ["w1", "w2"]);
   // an admin lowered the slots: releasing hands nothing over
-  assert.deepEqual(decideRelease({ totalSlots: 1, holders: [A, "h"] }, A, [w("w1")]), { kind: "release", next: { totalSlots: 1, holders: ["h"] }, handedTo: [] });
+  assert.deepEqual(decideRelease({ totalSlots: 1, holders: [A, "h"] }, A, ["w1"]), { kind: "release", next: { totalSlots: 1, holders: ["h"] }, handedTo: [] });
 });
 
 test("expired holders: a marker and no lease key; Airlock holders never expire", () => {

@@ -72,6 +72,8 @@ export async function waitInLine(
     front?: string[];
     /** Read as we got in line (a slot held then was held before this call). */
     fresh?: boolean;
+    /** How many waiters are ahead of us (Infinity: more than we read). */
+    ahead: number;
   }
 
   /** Gets in line and looks around in the same txn (etcd ranges see the txn's own put). */
@@ -103,6 +105,7 @@ export async function waitInLine(
       revision: result.revision,
       front: waiterIds(oldest?.kvs, keys),
       fresh: true,
+      ahead: Math.max(0, (newest?.count ?? 1) - 1), // the range's count is of every waiter, us included
     };
   }
 
@@ -114,13 +117,16 @@ export async function waitInLine(
       [],
       ctx.signal,
     );
-    const [semaphoreRange, mine, ahead, oldest] = result.ranges;
+    const [semaphoreRange, mine, before, oldest] = result.ranges;
+    const front = waiterIds(oldest?.kvs, keys);
+    const index = front.indexOf(id);
     return {
       state: stateFromKv(semaphoreRange?.kvs[0], semaphoreWhere(gateway, keys)),
       inLine: mine?.kvs[0] !== undefined,
-      predecessor: ahead?.kvs[0]?.key,
+      predecessor: before?.kvs[0]?.key,
       revision: result.revision,
-      front: waiterIds(oldest?.kvs, keys),
+      front,
+      ahead: index >= 0 ? index : Infinity,
     };
   }
 
@@ -173,6 +179,23 @@ export async function waitInLine(
     }
   }
 
+  /**
+   * Takes a slot and, when several are free (the fleet just started, an admin added slots), fills
+   * the others with the next waiters in the same write instead of waking them one after the other.
+   * `front` may be a little old: the write checks that each waiter it hands a slot to is still there.
+   */
+  async function takeAndFill(state: SemaphoreState, front: string[] | undefined) {
+    let handTo: string[] = [];
+    if (freeSlots(state.semaphore) > 1) {
+      if (!front) {
+        const read = await gateway.txn([], [oldestOp(keys.waitersPrefix, freeSlots(state.semaphore) + 1)], [], ctx.signal);
+        front = waiterIds(read.ranges[0]?.kvs, keys);
+      }
+      handTo = handOver(withHolder(state.semaphore, id), front, id).handedTo;
+    }
+    return takeSlot(ctx, scratch, state, [deleteOp(myKey)], handTo);
+  }
+
   /** First in line: watch the semaphore, take a slot the moment one is free. */
   async function atTheFront(initial: SemaphoreState, revision: number, known?: string[]): Promise<SessionEnd> {
     let state = initial;
@@ -186,19 +209,8 @@ export async function waitInLine(
         if (decision === "wait") return undefined;
         if (now() >= deadlineMs) return { kind: "timeout" };
         if (conflicts > 0) await clock.sleep(nextBackoff(conflicts - 1, ctx.rand, ETCD_CONFLICT), ctx.signal);
-        // Several slots free (the fleet just started, or an admin added slots): fill the others
-        // with the next waiters in the same write instead of waking them one after the other.
-        let handTo: string[] = [];
-        if (freeSlots(state.semaphore) > 1) {
-          // The list read with our view may be a little old: the write checks each waiter is still there.
-          if (!front) {
-            const read = await gateway.txn([], [oldestOp(keys.waitersPrefix, freeSlots(state.semaphore) + 1)], [], ctx.signal);
-            front = waiterIds(read.ranges[0]?.kvs, keys);
-          }
-          handTo = handOver(withHolder(state.semaphore, id), front, id).handedTo;
-        }
+        const result = await takeAndFill(state, front);
         front = undefined;
-        const result = await takeSlot(ctx, scratch, state, [deleteOp(myKey)], handTo);
         if (result.ok) return { kind: "acquired", keyGone: true };
         if (!result.current) return { kind: "resnapshot" };
         state = result.current;
@@ -237,6 +249,13 @@ export async function waitInLine(
       return { kind: "resnapshot" };
     }
     if (view.predecessor === undefined) return atTheFront(view.state, view.revision, view.front);
+    // Enough free slots for everyone ahead of us and for us: no need to wait for them to move.
+    if (freeSlots(view.state.semaphore) > view.ahead) {
+      const result = await takeAndFill(view.state, view.front);
+      if (result.ok) return { kind: "acquired", keyGone: true };
+      // Lost a race; perhaps to someone who filled our slot for us. Look again.
+      return { kind: "resnapshot" };
+    }
     // Someone is ahead: wake when its key goes (it got a slot, gave up, or died).
     return watchUntil(
       view.predecessor,
