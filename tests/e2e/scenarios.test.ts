@@ -16,9 +16,10 @@ import { installSimulator, SIM_UNIT, type BoxSimulator } from "./sim-in-box.js";
 
 const NOT_ROOT = process.getuid?.() !== 0 ? "the e2e box needs root" : false;
 const [R0, R1, R2] = [at(OCI_RELEASES, 0), at(OCI_RELEASES, 1), at(OCI_RELEASES, 2)];
-/** A release whose required health check fails (scenario 4). */
+/** Releases whose required health check fails. */
 const BAD: SimRelease = { version: "43.20251208.3.0", payload: `${FCOS_IMAGE}@sha256:${"4".repeat(64)}`, stream: "stable" };
-const RELEASES = [R0, R1, R2, BAD];
+const BAD2: SimRelease = { version: "43.20251222.3.0", payload: `${FCOS_IMAGE}@sha256:${"5".repeat(64)}`, stream: "stable" };
+const RELEASES = [R0, R1, R2, BAD, BAD2];
 
 const AGENT_DBUS = ["org.updateagent.Agent", "/org/updateagent/Agent", "org.updateagent.Agent1"];
 const SLOW_SIM_DROP_IN = `/run/systemd/system/${SIM_UNIT}.d/50-slow-start.conf`;
@@ -30,11 +31,10 @@ polkit.addRule(function (action, subject) {
 });
 `;
 const HEALTH_CHECK = `#!/bin/sh
-# Fails on one release only: checks see what is booted.
-if [ "$UPDATE_AGENT_BOOTED_VERSION" = "${BAD.version}" ]; then
-  echo "the application does not start on $UPDATE_AGENT_BOOTED_VERSION"
-  exit 1
-fi
+# Fails on the bad releases only: checks see what is booted.
+case "$UPDATE_AGENT_BOOTED_VERSION" in
+  ${BAD.version}|${BAD2.version}) echo "the application does not start on $UPDATE_AGENT_BOOTED_VERSION"; exit 1 ;;
+esac
 echo "ok on $UPDATE_AGENT_BOOTED_VERSION"
 `;
 
@@ -102,7 +102,8 @@ describe("update-agent in a box, installed from its .deb", { skip: NOT_ROOT }, (
     }
     // READY=1 comes after the D-Bus service is exported: once active, the API answers.
     const read = await box.run(["busctl", "get-property", ...AGENT_DBUS, "State"]);
-    assert.deepEqual(seen, ["activating/start", "active/running"], `states seen: ${seen.join(", ")}`);
+    // (The start job may not have begun at the first look.)
+    assert.deepEqual(seen.filter((st, i) => !(i === 0 && st === "inactive/dead")), ["activating/start", "active/running"], `states seen: ${seen.join(", ")}`);
     assert.match(read, /^s "/);
     await box.run(["rm", "-f", SLOW_SIM_DROP_IN]);
     await box.run(["systemctl", "daemon-reload"]);
@@ -248,7 +249,7 @@ describe("update-agent in a box, installed from its .deb", { skip: NOT_ROOT }, (
     await agent.reload();
     const callsBefore = (await sim.calls()).length;
     const bootsBefore = (await sim.dump()).boots.length;
-    graph.serve(RELEASES);
+    graph.serve([R0, R1, R2, BAD]);
     await box.run(["agentctl", "check"]);
 
     // Boot 1 of BAD fails its check: reboot again (logind). Boot 2 fails: denylist and roll back (rpm-ostree).
@@ -284,6 +285,42 @@ describe("update-agent in a box, installed from its .deb", { skip: NOT_ROOT }, (
     const later = await agent.waitForStatus("checked the graph after the rollback", (s) => s.last_check !== null && Date.parse(s.last_check.at) > rolledBackAt);
     assert.equal(later.state, "idle");
     assert.equal(later.target, null);
+  });
+
+  let bad2Boots: string[] = [];
+
+  it("holds when logind refuses the reboot (only the package's polkit rule), and finishes after a restart", async () => {
+    await box.run(["rm", "-f", REBOOT_RULE]);
+    const bootsBefore = (await sim.dump()).boots.length;
+    graph.serve(RELEASES);
+    await box.run(["agentctl", "check"]);
+    await followReboots(box, async () => (await agent.status()).state === "held", { maxReboots: 1, timeoutMs: 120_000, what: `held on ${BAD2.version}` });
+    const held = await agent.status();
+    assert.equal(held.booted?.version, BAD2.version);
+    assert.match(held.status_text, new RegExp(`^held: could not reboot into ${BAD2.version.replace(/\./g, "\\.")} again: .*Interactive authentication required.*Restart update-agent to try again$`));
+    // No crash, no restart loop.
+    assert.deepEqual(await agent.show(["ActiveState", "NRestarts"]), { ActiveState: "active", NRestarts: "0" });
+
+    await box.writeFile(REBOOT_RULE, REBOOT_RULE_TEXT);
+    // What the message says. The restart's start job ends with the reboot it causes.
+    await box.exec(["systemctl", "restart", AGENT_UNIT]);
+    await followReboots(
+      box,
+      async () => {
+        const s = await agent.status();
+        return s.booted?.version === R2.version && s.denylist.some((d) => d.version === BAD2.version) && s.state === "idle";
+      },
+      { maxReboots: 3, timeoutMs: 180_000, what: `rolled back from ${BAD2.version} to ${R2.version}` },
+    );
+    bad2Boots = (await sim.dump()).boots.slice(bootsBefore).map((b) => b.version);
+    assert.equal(bad2Boots.at(-1), R2.version);
+    assert.equal(bad2Boots[0], BAD2.version);
+  });
+
+  it("a restart after the refused reboot retries that reboot, so the release still gets health.max_boot_attempts boots", {
+    todo: "src/health/verdict.ts counts the refused reboot as a boot: after the restart it says 'boot attempt 2 of 2' on the same boot and rolls back",
+  }, () => {
+    assert.deepEqual(bad2Boots, [BAD2.version, BAD2.version, R2.version]);
   });
 
   it("takes control calls only from root and its own user; everyone may read its properties", async () => {
