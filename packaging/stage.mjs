@@ -50,6 +50,11 @@ export async function stage(repo, root) {
     format: "cjs",
     // Licence comments go to <bundle>.LEGAL.txt, installed next to the docs.
     legalComments: "external",
+    // One non-ASCII character makes V8 keep the whole 2 MB source as a two-byte string; escaping them, and
+    // dropping whitespace (names are kept, so stack traces still read), saves a few MB of resident memory.
+    charset: "ascii",
+    minifyWhitespace: true,
+    keepNames: true,
     metafile: true,
     logLevel: "warning",
   });

@@ -11,7 +11,7 @@
  *   const status = await agent.status();      // `agentctl status --json`, run inside the box
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -40,6 +40,7 @@ let debBuild: Promise<string> | undefined;
 export function agentDeb(): Promise<string> {
   debBuild ??= (async () => {
     const out = mkdtempSync(join(tmpdir(), "ua-e2e-deb-"));
+    process.once("exit", () => rmSync(out, { recursive: true, force: true }));
     await execFileAsync(process.execPath, [join(REPO_ROOT, "packaging/build.mjs"), "--deb", "--out", out], { cwd: REPO_ROOT, timeout: 180_000 });
     const deb = readdirSync(out).find((name) => name.endsWith("_all.deb"));
     if (!deb) throw new Error(`packaging/build.mjs --deb left no .deb in ${out}`);
