@@ -7,6 +7,7 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync, existsSync, readFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { stopChild } from "./process.js";
 
 export interface DoubleSession {
   id: string;
@@ -85,11 +86,7 @@ export async function startLogindDouble(options: {
       return existsSync(`${statePath}.reboots`) ? readFileSync(`${statePath}.reboots`, "utf8").split("\n").filter(Boolean).length : 0;
     },
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((r) => child.once("exit", r));
-        child.kill("SIGTERM");
-        await exited;
-      }
+      await stopChild(child);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { stopChild } from "./process.js";
 
 export interface NotifyDatagram {
   /** The datagram as sent, e.g. `READY=1` or `STATUS=update staged: 40.2`. */
@@ -99,11 +100,7 @@ export async function startNotifyListener(): Promise<NotifyListener> {
       });
     },
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((r) => child.once("exit", r));
-        child.kill("SIGTERM");
-        await exited;
-      }
+      await stopChild(child);
       rmSync(dir, { recursive: true, force: true });
     },
   };
