@@ -31,6 +31,11 @@ export const PendingVerificationSchema = z.object({
    * no reboot has happened, so the release cannot have failed to boot.
    */
   bootId: z.string().optional(),
+  /**
+   * The boot in which the agent asked for the reboot into attempt `attempt`. Starting again in that same boot means
+   * the reboot never happened (refused, or the agent was restarted first): ask for it again, count nothing.
+   */
+  rebootRequestedIn: z.string().optional(),
 });
 export type PendingVerification = z.infer<typeof PendingVerificationSchema>;
 

@@ -88,6 +88,14 @@ function decidePending(rec: PendingVerification, input: BootInput): BootDecision
   const x = label(rec.release);
 
   if (sameRelease(facts.booted, rec.release)) {
+    if (rec.rebootRequestedIn !== undefined && facts.bootId !== undefined && rec.rebootRequestedIn === facts.bootId) {
+      return {
+        record: rec,
+        effects: [{ kind: "cleanup-staged" }, { kind: "reboot-again", release: rec.release, attempt: rec.attempt }],
+        message: `the reboot into ${x} for boot attempt ${rec.attempt} of ${max} did not happen; asking for it again`,
+        severity: "warning",
+      };
+    }
     if (health === "not-run-yet") {
       return { record: rec, effects: [{ kind: "run-checks" }], message: `booted ${x} (boot attempt ${rec.attempt} of ${max}); running health checks`, severity: "info" };
     }
@@ -100,7 +108,7 @@ function decidePending(rec: PendingVerification, input: BootInput): BootDecision
     }
     if (rec.attempt < max) {
       return {
-        record: { ...rec, attempt: rec.attempt + 1, failedChecks: allFailing },
+        record: { ...rec, attempt: rec.attempt + 1, failedChecks: allFailing, ...(facts.bootId !== undefined ? { rebootRequestedIn: facts.bootId } : {}) },
         effects: [{ kind: "run-red" }, { kind: "cleanup-staged" }, { kind: "reboot-again", release: rec.release, attempt: rec.attempt + 1 }],
         message: `${x} failed required health checks on boot attempt ${rec.attempt} of ${max} (${failing.join(", ")}); rebooting into it again`,
         severity: "error",

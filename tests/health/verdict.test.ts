@@ -285,3 +285,29 @@ describe("decideBoot: a whole failed update, boot by boot", () => {
     assert.deepEqual(record, { kind: "rolled-back", from: X, to: P, reason: tookTooMany, at: AT });
   });
 });
+
+test("a reboot-again that never happened (refused, agent restarted in the same boot) is asked for again, and no boot is counted", () => {
+  const x = { version: "41.2", payload: "xxx" };
+  const p = { version: "41.1", payload: "ppp" };
+  const config = { maxBootAttempts: 2, onFailure: "rollback" as const };
+  const failing = {
+    verdict: "unhealthy" as const,
+    required: [{ name: "10-app", path: "/x", skipped: null, error: null, exitCode: 1, signal: null, timedOut: false, durationMs: 5, outputTail: "", ok: false }],
+    wanted: [],
+    startedAt: "2026-11-26T10:00:00Z",
+    finishedAt: "2026-11-26T10:00:01Z",
+    warnings: [],
+  };
+  const pending = { kind: "pending" as const, release: x, attempt: 1, finalizedAt: "2026-11-26T09:00:00Z", previous: p, failedChecks: [], bootId: "boot-0" };
+  const facts = { booted: x, staged: undefined, rollback: p, bootId: "boot-1" };
+  const first = decideBoot({ record: pending, facts, health: failing, config, now: new Date("2026-11-26T10:00:02Z") });
+  assert.deepEqual(first.effects.map((e) => e.kind), ["run-red", "cleanup-staged", "reboot-again"]);
+  assert.equal(first.record?.kind === "pending" && first.record.rebootRequestedIn, "boot-1");
+  // The agent is restarted, still in boot-1: no checks, no rollback, the same reboot again.
+  const again = decideBoot({ record: first.record, facts, health: "not-run-yet", config, now: new Date("2026-11-26T10:05:00Z") });
+  assert.deepEqual(again.effects.map((e) => e.kind), ["cleanup-staged", "reboot-again"]);
+  assert.equal(again.record?.kind === "pending" && again.record.attempt, 2);
+  // The reboot happens (boot-2): attempt 2 is checked for real.
+  const booted = decideBoot({ record: first.record, facts: { ...facts, bootId: "boot-2" }, health: "not-run-yet", config, now: new Date("2026-11-26T10:10:00Z") });
+  assert.deepEqual(booted.effects.map((e) => e.kind), ["run-checks"]);
+});

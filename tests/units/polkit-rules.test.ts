@@ -58,12 +58,15 @@ function methodsTheAgentCalls(): string[] {
   return [...methods].filter((m) => new RegExp(`["'\`]${m}["'\`]`).test(source)).sort();
 }
 
-const NEEDED = [...new Set(methodsTheAgentCalls().flatMap((m) => METHOD_ACTIONS[m] ?? []))].sort();
+/** logind: `Reboot`, for a second boot into a release after failed health checks (src/host/logind.ts). */
+const LOGIND_ACTIONS = ["org.freedesktop.login1.reboot", "org.freedesktop.login1.reboot-multiple-sessions"];
+const NEEDED = [...new Set([...methodsTheAgentCalls().flatMap((m) => METHOD_ACTIONS[m] ?? []), ...LOGIND_ACTIONS])].sort();
 const OTHERS = ["core", "nobody", "zincati", "root", "update-agent2", "xupdate-agent", "update-agent ", ""];
 const UNRELATED = [
   ...ALL_RPM_OSTREE_ACTIONS.filter((a) => !NEEDED.includes(a)),
   "org.freedesktop.systemd1.manage-units",
-  "org.freedesktop.login1.reboot",
+  "org.freedesktop.login1.power-off",
+  "org.freedesktop.login1.reboot-ignore-inhibit",
   "org.freedesktop.policykit.exec",
   `${P}deploy.extra`,
   "org.projectatomic.rpmostree1",
@@ -80,6 +83,7 @@ describe("update-agent.polkit.rules", () => {
     const unknown = methodsTheAgentCalls().filter((m) => !(m in METHOD_ACTIONS));
     assert.deepEqual(unknown, [], "a new rpm-ostree call needs its polkit action in METHOD_ACTIONS and maybe in the rule");
     assert.deepEqual(NEEDED, [
+      ...LOGIND_ACTIONS,
       `${P}cleanup`,
       `${P}client-management`,
       `${P}deploy`,
@@ -97,7 +101,7 @@ describe("update-agent.polkit.rules", () => {
 
   test("grants update-agent exactly what its calls need among rpm-ostree's actions", () => {
     const granted = ALL_RPM_OSTREE_ACTIONS.filter((a) => rules.decide(a, { user: "update-agent" }) === RESULT.YES);
-    assert.deepEqual(granted.sort(), NEEDED);
+    assert.deepEqual(granted.sort(), NEEDED.filter((a) => a.startsWith(P)));
   });
 
   test("other users get no answer (polkit falls through to rpm-ostree's defaults)", () => {
