@@ -4,8 +4,6 @@
  * the persisted phase is reconciled with reality, the boot is verified, and only then READY=1.
  */
 import { parseArgs } from "node:util";
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { loadConfig, type LoadedConfig } from "../config/index.js";
 import { AgentError, isAgentError } from "../errors.js";
 import { createLogger, type Logger } from "../host/log.js";
@@ -29,6 +27,7 @@ import { evaluateGate, reportSteady } from "../strategy/gate.js";
 import { Publisher, watchDeployments } from "./publish.js";
 import { verifyBoot } from "./boot.js";
 import { withBackoff } from "./retry.js";
+import { currentBootId } from "../host/boot-id.js";
 import { instrumentDeployments } from "./instrument.js";
 import type { AgentState } from "./state.js";
 
@@ -67,14 +66,6 @@ async function waitForStatus(deploy: DeploymentManager, log: Logger, stopped: ()
     log,
     stopped,
   });
-}
-
-async function bootIdOf(root: string): Promise<string | undefined> {
-  try {
-    return (await readFile(join(root, "proc/sys/kernel/random/boot_id"), "utf8")).trim();
-  } catch {
-    return undefined;
-  }
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -148,7 +139,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         env,
         runtime: () => runtime,
         inputs: inputs(),
-        bootId: await bootIdOf(args.root),
+        bootId: await currentBootId(args.root),
         reboot: () => sessions.reboot(),
         recordFleetDenylist: runtime.fleet?.record,
         save: (s) => store.save(s),
@@ -189,7 +180,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         },
         reportSteady: () => reportSteady(runtime.gate),
         published: (s, progress) => publisher.publish(s, progress, driver),
-        bootId: () => bootIdOf(args.root),
+        bootId: () => currentBootId(args.root),
         expectedStream: () => identity.stream,
         allowDowngrade: () => settings.updates.allow_downgrade,
         log,

@@ -18,12 +18,14 @@ import { AgentClient } from "../../src/api/agent-client.js";
 import type { StatusView } from "../../src/agent/view.js";
 import { METRICS_SOCKET } from "../../src/api/metrics-server.js";
 import { BOOT_STATUS_MOTD_NAME, MOTD_DIR } from "../../src/host/motd.js";
+import { BOOT_TOKEN_PATH } from "../../src/host/boot-id.js";
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const AGENTD = join(REPO, "bin", "agentd.js");
 const AGENTCTL = join(REPO, "bin", "agentctl.js");
 /** Where agentd reads the kernel's boot id; the rig writes a new one at every reboot. */
 export const BOOT_ID_FILE = "proc/sys/kernel/random/boot_id";
+export { BOOT_TOKEN_PATH };
 
 export interface GraphNodeSpec {
   release: SimRelease;
@@ -129,9 +131,11 @@ export async function startNodeRig(options: RigOptions): Promise<NodeRig> {
 
   for (const dir of ["etc/update-agent/config.d", "proc", "run", "var/lib"]) mkdirSync(join(root, dir), { recursive: true });
   writeFileSync(join(root, "etc/machine-id"), `${options.machineId ?? "2e074e9b299c41a59923c51ae16f279b"}\n`);
+  // A reboot: a new kernel boot id, and /run (a tmpfs on a real node) starts empty.
   const newBootId = () => {
     mkdirSync(join(root, dirname(BOOT_ID_FILE)), { recursive: true });
     writeFileSync(join(root, BOOT_ID_FILE), `${randomUUID()}\n`);
+    rmSync(join(root, BOOT_TOKEN_PATH), { force: true });
   };
   newBootId();
   writeFileSync(join(root, "proc/cmdline"), "BOOT_IMAGE=/ostree/vmlinuz ignition.platform.id=qemu console=ttyS0\n");
