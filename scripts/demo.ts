@@ -179,6 +179,7 @@ async function main(): Promise<number> {
       await watch(rig, (s) => s.state === "idle" && s.booted?.version === newest.version && s.last_check !== null, deadline);
     }
     for (const line of await coordinators.describe()) say(`  ${line}`);
+    await rig.stopAgent();
     say(`\ndone in ${((Date.now() - started) / 1000).toFixed(1)} s. Try: npm run demo -- --failing-check, or --fragment docs/examples/<strategy>.toml`);
     return 0;
   } catch (e) {
