@@ -112,3 +112,8 @@ export function toAgentError(e: unknown, code: ErrorCode = "INTERNAL", where?: s
   const message = e instanceof Error ? e.message : String(e);
   return new AgentError(code, message, { where, cause: e });
 }
+
+/** The `code` of a failed system call (`ENOENT`, `EACCES`, ...), or undefined for anything else. */
+export function errnoCode(e: unknown): string | undefined {
+  return typeof e === "object" && e !== null && "code" in e ? String((e as { code: unknown }).code) : undefined;
+}

@@ -6,7 +6,7 @@ import pkg from "../../package.json" with { type: "json" };
 import type { Settings } from "../config/index.js";
 import { templateUrl } from "../config/index.js";
 import { isAgentError } from "../errors.js";
-import { decideUpdate, fetchGraph, graphErrorKind, graphQuery, graphUrl, serverWariness, type Plan } from "../graph/index.js";
+import { decideUpdate, fetchGraph, graphErrorKind, graphQuery, serverWariness, type Plan } from "../graph/index.js";
 import type { NodeIdentity } from "../identity/index.js";
 import type { Logger } from "../host/log.js";
 import type { CheckResult } from "./machine.js";
@@ -47,8 +47,6 @@ export async function checkForUpdate(input: GraphCheckInput): Promise<CheckOutco
   const { settings, identity, log } = input;
   try {
     const baseUrl = graphBaseUrl(settings, identity);
-    const joined = graphUrl(baseUrl);
-    if (joined.warning) log.warn(joined.warning);
     const { graph, url } = await fetchGraph({
       baseUrl,
       query: graphQuery(identity),

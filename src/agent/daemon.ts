@@ -24,7 +24,7 @@ import { buildRuntime, type Runtime, type RuntimeInputs } from "./runtime.js";
 import { Driver } from "./driver.js";
 import { checkForUpdate } from "./check.js";
 import { evaluateGate, reportSteady } from "../strategy/gate.js";
-import { Publisher, watchDeployments } from "./publish.js";
+import { Publisher } from "./publish.js";
 import { verifyBoot } from "./boot.js";
 import { withBackoff } from "./retry.js";
 import { currentBootId } from "../host/boot-id.js";
@@ -58,13 +58,13 @@ export function parseDaemonArgs(argv: string[]): DaemonArgs {
   return { root: values.root ?? "/", logFormat: format, verbose: values.verbose?.length ?? 0 };
 }
 
-async function waitForStatus(deploy: DeploymentManager, log: Logger, stopped: () => boolean): Promise<DeploymentStatus> {
+async function waitForStatus(deploy: DeploymentManager, log: Logger, signal: AbortSignal): Promise<DeploymentStatus> {
   return withBackoff({
     what: "read the deployment status from rpm-ostree",
     attempt: () => deploy.status(),
     totalMs: STATUS_WAIT_MS,
     log,
-    stopped,
+    signal,
   });
 }
 
@@ -87,21 +87,21 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const log = createLogger({ env, format: args.logFormat ?? config.settings.agent.log_format, level: args.verbose > 0 ? "debug" : "info" });
   for (const w of config.warnings) log.warn(w.describe(), { code: w.code });
 
-  let stopping = false;
-  let resolveStopped: () => void = () => {};
-  const stopped = new Promise<void>((r) => (resolveStopped = r));
+  const stop = new AbortController();
+  const stopped = new Promise<void>((r) => stop.signal.addEventListener("abort", () => r(), { once: true }));
   const notifier = createNotifier({ env, uid: process.getuid?.() ?? 0, log });
   const metrics = createMetrics();
-  const deploy = instrumentDeployments(connectRpmOstree({ env }), metrics);
+  // The publisher exists only once the state is loaded; until then nothing it shows can be stale.
+  let stagedMayHaveChanged = () => {};
+  const deploy = instrumentDeployments(connectRpmOstree({ env }), metrics, () => stagedMayHaveChanged());
   const onTerm = () => {
-    stopping = true;
-    resolveStopped();
+    stop.abort();
   };
   process.on("SIGTERM", onTerm);
   process.on("SIGINT", onTerm);
 
   try {
-    const status = await waitForStatus(deploy, log, () => stopping);
+    const status = await waitForStatus(deploy, log, stop.signal);
     let settings = config.settings;
     const identity = await resolveIdentity({
       root: args.root,
@@ -159,11 +159,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         return staged && { version: staged.version, payload: staged.payload, finalizationLocked: staged.finalizationLocked };
       },
     });
+    stagedMayHaveChanged = () => publisher.stagedMayHaveChanged();
     const driver = new Driver(
       state,
       {
         save: (s) => store.save(s),
-        deploy: watchDeployments(deploy, () => publisher.stagedMayHaveChanged()),
+        deploy,
         checkGraph: async (denylist, signal) => {
           metrics.updateChecks.inc();
           const fleetDenylist = (await runtime.fleet?.read()) ?? [];
@@ -179,7 +180,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
           return result;
         },
         reportSteady: () => reportSteady(runtime.gate),
-        published: (s, progress) => publisher.publish(s, progress, driver),
+        published: (s, progress) => publisher.publish(s, progress),
         bootId: () => currentBootId(args.root),
         expectedStream: () => identity.stream,
         allowDowngrade: () => settings.updates.allow_downgrade,
@@ -201,7 +202,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       },
       totalMs: Number.POSITIVE_INFINITY,
       log,
-      stopped: () => stopping,
+      signal: stop.signal,
       onFailure: () => metrics.registerDriverFailures.inc(),
     }).catch(() => undefined);
 
@@ -235,17 +236,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     await notifier.stopping();
     stopWatchdog();
     await driver.stop(STOP_GRACE_MS);
-    log.debug("loop stopped");
     await service.close().catch(() => undefined);
-    log.debug("service closed");
     await metricsServer.close().catch(() => undefined);
-    log.debug("metrics closed");
     bus.disconnect();
     await deploy.close();
-    log.debug("deploy closed");
     return 0;
   } catch (e) {
-    if (stopping) return 0;
+    if (stop.signal.aborted) return 0;
     log.error(`fatal: ${isAgentError(e) ? e.describe() : e instanceof Error ? e.stack ?? e.message : String(e)}`, isAgentError(e) ? { code: e.code } : {});
     await deploy.close().catch(() => undefined);
     return 1;

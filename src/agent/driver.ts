@@ -50,18 +50,6 @@ export interface DriverConfig {
 const SETTLE_WAIT_MS = 15 * 60 * 1000;
 const SETTLE_POLL_MS = 1_000;
 
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
-
 /**
  * Test-only fault switch (docs/e2e.md): with UPDATE_AGENT_TEST_FAULTS=1 in the environment, a tick that finds this
  * file blocks the event loop until it is removed, so the watchdog timer cannot fire either: a real stall, for
@@ -294,7 +282,7 @@ export class Driver {
       }
       this.progress = { percent: undefined, message: `waiting for rpm-ostreed to finish "${status.activeTransaction}"` };
       ports.published(this.state, this.progress);
-      await abortableSleep(SETTLE_POLL_MS, this.abort.signal);
+      await ports.clock.sleep(SETTLE_POLL_MS, this.abort.signal).catch(() => undefined);
       status = await ports.deploy.status();
     }
     return status.staged !== undefined && stagedMismatch(status.staged, release, ports.expectedStream()) === undefined;

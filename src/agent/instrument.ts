@@ -1,4 +1,7 @@
-/** Counts what the deployment manager is asked and how often it fails (Zincati's rpm_ostree_* metrics). */
+/**
+ * The deployment manager as the agent uses it: Zincati's rpm_ostree_* counters on every call, and a
+ * notification after each of our own calls that may have changed what is staged (for the status document).
+ */
 import type { Metrics } from "../api/metrics.js";
 import type { DeploymentManager } from "../deploy/port.js";
 
@@ -12,19 +15,23 @@ async function counted<T>(attempts: { inc(): void }, failures: { inc(): void }, 
   }
 }
 
-export function instrumentDeployments(inner: DeploymentManager, metrics: Metrics): DeploymentManager {
+export function instrumentDeployments(inner: DeploymentManager, metrics: Metrics, stagedMayHaveChanged: () => void = () => {}): DeploymentManager {
+  const changing = <T>(work: Promise<T>): Promise<T> => work.finally(stagedMayHaveChanged);
   return {
     status: () => counted(metrics.statusAttempts, metrics.statusFailures, () => inner.status()),
     registerClient: (id) => inner.registerClient(id),
     registerDriver: (name) => inner.registerDriver(name),
-    stage: (target, options) => counted(metrics.deployAttempts, metrics.deployFailures, () => inner.stage(target, options)),
-    finalize: async (staged) => {
-      metrics.finalizationAttempts.inc();
-      await counted(metrics.finalizeAttempts, metrics.finalizeFailures, () => inner.finalize(staged));
-      metrics.finalizationSuccesses.inc();
-    },
-    cleanupPending: () => inner.cleanupPending(),
-    rollback: (options) => inner.rollback(options),
+    stage: (target, options) => changing(counted(metrics.deployAttempts, metrics.deployFailures, () => inner.stage(target, options))),
+    finalize: (staged) =>
+      changing(
+        (async () => {
+          metrics.finalizationAttempts.inc();
+          await counted(metrics.finalizeAttempts, metrics.finalizeFailures, () => inner.finalize(staged));
+          metrics.finalizationSuccesses.inc();
+        })(),
+      ),
+    cleanupPending: () => changing(inner.cleanupPending()),
+    rollback: (options) => changing(inner.rollback(options)),
     close: () => inner.close(),
   };
 }

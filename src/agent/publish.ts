@@ -13,7 +13,6 @@ import type { GateResult } from "./machine.js";
 import type { AgentState } from "./state.js";
 import { statusText, statusView, targetOf, type LiveFacts, type Progress, type StatusView } from "./view.js";
 import type { Driver } from "./driver.js";
-import type { DeploymentManager } from "../deploy/port.js";
 
 export interface PublisherOptions {
   root: string;
@@ -60,7 +59,7 @@ export class Publisher {
     };
   }
 
-  publish(state: AgentState, progress: Progress | undefined, _driver?: Driver): void {
+  publish(state: AgentState, progress: Progress | undefined): void {
     const { metrics } = this.o;
     this.snapshot = { state, progress };
     const text = statusText(state, progress);
@@ -138,19 +137,4 @@ export class Publisher {
       this.o.log.warn(`cannot update the dead-end MOTD: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
-}
-
-/** The deployment manager, telling `changed` whenever one of our own calls may have changed what is staged. */
-export function watchDeployments(deploy: DeploymentManager, changed: () => void): DeploymentManager {
-  const after = <T>(work: Promise<T>): Promise<T> => work.finally(changed);
-  return {
-    status: () => deploy.status(),
-    registerClient: (id) => deploy.registerClient(id),
-    registerDriver: (name) => deploy.registerDriver(name),
-    stage: (target, options) => after(deploy.stage(target, options)),
-    finalize: (staged) => after(deploy.finalize(staged)),
-    cleanupPending: () => after(deploy.cleanupPending()),
-    rollback: (options) => after(deploy.rollback(options)),
-    close: () => deploy.close(),
-  };
 }

@@ -1,5 +1,6 @@
 /** Retrying start-up steps with capped exponential backoff (Zincati: 1 s doubling to 256 s). */
 import { isAgentError } from "../errors.js";
+import { systemClock } from "../host/clock.js";
 import type { Logger } from "../host/log.js";
 
 const FIRST_DELAY_MS = 1_000;
@@ -11,23 +12,9 @@ export interface BackoffOptions<T> {
   /** Give up (rethrowing the last error) once this much time has passed. */
   totalMs: number;
   log: Pick<Logger, "warn">;
-  stopped: () => boolean;
+  /** The agent stopping: no more attempts, the last error is rethrown. */
+  signal: AbortSignal;
   onFailure?: () => void;
-}
-
-export function sleepUnlessStopped(ms: number, stopped: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    const step = Math.min(ms, 250);
-    let left = ms;
-    const timer = setInterval(() => {
-      left -= step;
-      if (left <= 0 || stopped()) {
-        clearInterval(timer);
-        resolve();
-      }
-    }, step);
-    timer.unref();
-  });
 }
 
 export async function withBackoff<T>(o: BackoffOptions<T>): Promise<T> {
@@ -39,10 +26,10 @@ export async function withBackoff<T>(o: BackoffOptions<T>): Promise<T> {
     } catch (e) {
       o.onFailure?.();
       const message = isAgentError(e) ? e.describe() : e instanceof Error ? e.message : String(e);
-      if (o.stopped() || Date.now() + delay > deadline) throw e;
+      if (o.signal.aborted || Date.now() + delay > deadline) throw e;
       o.log.warn(`failed to ${o.what}: ${message}; retrying in ${Math.round(delay / 1000)} s`);
-      await sleepUnlessStopped(delay, o.stopped);
-      if (o.stopped()) throw e;
+      await systemClock.sleep(delay, o.signal).catch(() => undefined);
+      if (o.signal.aborted) throw e;
       delay = Math.min(delay * 2, MAX_DELAY_MS);
     }
   }

@@ -16,6 +16,8 @@ import { runParts } from "../host/run-parts.js";
 import { childEnv } from "../host/notify.js";
 import type { RebootLock, LockLogger, LockObserver } from "../strategy/lock/index.js";
 import { coordinationFromSettings } from "../strategy/lock/from-settings.js";
+import { graphUrl } from "../graph/index.js";
+import { graphBaseUrl } from "./check.js";
 import type { VerifiedRelease } from "../health/record.js";
 import { buildSchedule, resolveTimeZone, totalMinutes, type Schedule } from "../strategy/windows/index.js";
 import type { GateDeps, HookRun } from "../strategy/gate.js";
@@ -146,6 +148,9 @@ export async function buildRuntime(inputs: RuntimeInputs): Promise<Runtime> {
   const { settings, log, metrics, root } = inputs;
   const schedule = scheduleFor(inputs);
   const { lock, fleet } = coordination(inputs);
+  // Once per (re)configuration, not at every poll: a base URL whose last path segment Zincati's join drops.
+  const joined = graphUrl(graphBaseUrl(settings, inputs.identity));
+  if (joined.warning) log.warn(joined.warning);
   const t = settings.agent.timing;
   const gracePeriodMinutes = settings.updates.interactive.grace_period_minutes;
   metrics.setStrategy(settings.updates.strategy);

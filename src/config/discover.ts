@@ -4,7 +4,7 @@
  */
 import { lstat, readdir, readFile, readlink, stat } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, normalize, resolve } from "node:path";
-import { AgentError } from "../errors.js";
+import { AgentError, errnoCode } from "../errors.js";
 import { fragmentFormat, type FragmentFormat } from "./parse.js";
 
 /** Root-relative, lowest priority first: a file in /etc replaces a same-named one in /run or /usr/lib (systemd's rule). */
@@ -15,10 +15,10 @@ export const CONFIG_DIRS: readonly string[] = Object.freeze([
 ]);
 
 /** Far beyond any real fragment; keeps a runaway file (or a link to a device) from being read into memory. */
-export const MAX_FRAGMENT_BYTES = 1024 * 1024;
+const MAX_FRAGMENT_BYTES = 1024 * 1024;
 const MAX_LINK_HOPS = 40;
 
-export interface FragmentCandidate {
+interface FragmentCandidate {
   name: string;
   /** The path shown to the admin and recorded as the source of its values. */
   file: string;
@@ -39,7 +39,7 @@ export interface Discovery {
 }
 
 /** Same name: the highest rank wins; then the winners apply in file-name order (byte order, like systemd). */
-export function selectFragments(candidates: readonly FragmentCandidate[]): FragmentCandidate[] {
+function selectFragments(candidates: readonly FragmentCandidate[]): FragmentCandidate[] {
   const winners = new Map<string, FragmentCandidate>();
   for (const candidate of candidates) {
     const current = winners.get(candidate.name);
@@ -164,10 +164,6 @@ async function followLinks(root: string, file: string): Promise<LinkTarget> {
     }
     return { kind: "error", error: e };
   }
-}
-
-function errnoCode(e: unknown): string | undefined {
-  return typeof e === "object" && e !== null && "code" in e ? String(e.code) : undefined;
 }
 
 const ERRNO_TEXT: Record<string, string> = {

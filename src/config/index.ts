@@ -13,11 +13,10 @@ import { checkRules } from "./rules.js";
 import type { Settings } from "./schema.js";
 
 export { CONFIG_DIRS } from "./discover.js";
-export { defaultSettings, STRATEGIES } from "./schema.js";
-export type { Settings, Strategy, WindowSettings, WeeklyWindow, CronWindow } from "./schema.js";
-export { templateUrl, isTemplated, type UrlTemplateVars } from "./template.js";
+export { defaultSettings } from "./schema.js";
+export type { Settings, Strategy, WindowSettings, CronWindow } from "./schema.js";
+export { templateUrl, isTemplated } from "./template.js";
 export { WEEKDAYS, type Weekday } from "./values.js";
-export { DEFAULT_SOURCE } from "./merge.js";
 
 export interface LoadedConfig {
   settings: Settings;

@@ -4,6 +4,7 @@
 import type { AgentError } from "../errors.js";
 import { formatKeyPath, SETTING_PATHS, WINDOW_KEY } from "./keys.js";
 import type { LoadedConfig } from "./index.js";
+import { DEFAULT_SOURCE } from "./merge.js";
 import type { WindowSettings } from "./schema.js";
 
 /** Bumped when a field of `config show --json` changes meaning or disappears. */
@@ -24,22 +25,22 @@ function formatWindow(window: WindowSettings): string {
 }
 
 /** `key = value` lines in schema order, each followed by its source; windows one per line. */
-export function settingLines(config: LoadedConfig): { assignment: string; source: string }[] {
+function settingLines(config: LoadedConfig): { assignment: string; source: string }[] {
   const lines: { assignment: string; source: string }[] = [];
   for (const path of SETTING_PATHS) {
     const key = formatKeyPath(path);
     if (key === WINDOW_KEY) {
       const windows = config.settings.updates.periodic.window;
-      if (windows.length === 0) lines.push({ assignment: `${key} = []`, source: config.sources[key] ?? "default" });
+      if (windows.length === 0) lines.push({ assignment: `${key} = []`, source: config.sources[key] ?? DEFAULT_SOURCE });
       windows.forEach((window, i) => {
         const entry = `${key}[${i}]`;
-        lines.push({ assignment: `${entry} = ${formatWindow(window)}`, source: config.sources[entry] ?? "default" });
+        lines.push({ assignment: `${entry} = ${formatWindow(window)}`, source: config.sources[entry] ?? DEFAULT_SOURCE });
       });
       continue;
     }
     let value: unknown = config.settings;
     for (const segment of path) value = (value as Record<string, unknown>)[segment];
-    lines.push({ assignment: `${key} = ${formatValue(value)}`, source: config.sources[key] ?? "default" });
+    lines.push({ assignment: `${key} = ${formatValue(value)}`, source: config.sources[key] ?? DEFAULT_SOURCE });
   }
   return lines;
 }

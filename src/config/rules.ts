@@ -4,7 +4,7 @@
  */
 import { AgentError } from "../errors.js";
 import { WINDOW_KEY } from "./keys.js";
-import type { MergedSettings } from "./merge.js";
+import { DEFAULT_SOURCE, type MergedSettings } from "./merge.js";
 
 export interface RuleFindings {
   problems: AgentError[];
@@ -22,7 +22,7 @@ export function checkRules({ settings, sources }: MergedSettings, tainted: reado
   const related = (key: string, t: string) =>
     key === t || key.startsWith(`${t}.`) || t.startsWith(`${key}.`) || t.startsWith(`${key}[`);
   const touches = (keys: string[]) => keys.some((key) => tainted.some((t) => related(key, t)));
-  const at = (anchor: string, key: string) => `${sources[anchor] ?? "default"}: ${key}`;
+  const at = (anchor: string, key: string) => `${sources[anchor] ?? DEFAULT_SOURCE}: ${key}`;
   const problem = (deps: string[], anchor: string, key: string, message: string, hint?: string) => {
     if (touches(deps)) return;
     findings.problems.push(new AgentError("CONFIG_INVALID", message, { where: at(anchor, key), hint }));

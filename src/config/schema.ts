@@ -23,7 +23,7 @@ import {
   type Weekday,
 } from "./values.js";
 
-export const FEDORA_COREOS_CINCINNATI_URL = "https://updates.coreos.fedoraproject.org";
+const FEDORA_COREOS_CINCINNATI_URL = "https://updates.coreos.fedoraproject.org";
 
 /** Node timers overflow past 2^31-1 ms (they then fire after 1 ms), so no interval may exceed this. */
 const MAX_TIMER_SECS = 2_147_483;
@@ -109,7 +109,7 @@ const section = <T extends z.core.$ZodLooseShape>(shape: T) =>
   // Cast: inside this generic helper zod cannot see that every key of the shape is optional or defaulted.
   z.strictObject(shape, { error: expected("a table") }).prefault({} as never);
 
-export const STRATEGIES = ["immediate", "periodic", "fleet_lock", "etcd_lock"] as const;
+const STRATEGIES = ["immediate", "periodic", "fleet_lock", "etcd_lock"] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
 export const settingsSchema = z.strictObject(

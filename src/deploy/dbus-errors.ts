@@ -7,7 +7,7 @@ import { AgentError } from "../errors.js";
 
 /** GDBus has no registered D-Bus name for GIO errors, so G_IO_ERROR_BUSY (26) travels like this. */
 export const GIO_BUSY_ERROR = "org.gtk.GDBus.UnmappedGError.Quark._g_2dio_2derror_2dquark.Code26";
-export const NO_REPLY_ERROR = "org.freedesktop.DBus.Error.NoReply";
+const NO_REPLY_ERROR = "org.freedesktop.DBus.Error.NoReply";
 
 const DAEMON_MISSING = new Set([
   "org.freedesktop.DBus.Error.ServiceUnknown",

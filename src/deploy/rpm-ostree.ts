@@ -19,7 +19,7 @@ import { parseActiveTransaction, parseDeployment, statusFromDeployments } from "
 import { backoffDelays, cancelledError, sleep, withTimeout, type Backoff } from "./timing.js";
 import { runTransaction, type TransactionOutcome } from "./transaction.js";
 
-export const RPMOSTREE_BUS_NAME = "org.projectatomic.rpmostree1";
+const RPMOSTREE_BUS_NAME = "org.projectatomic.rpmostree1";
 const SYSROOT_PATH = "/org/projectatomic/rpmostree1/Sysroot";
 const SYSROOT = "org.projectatomic.rpmostree1.Sysroot";
 const OS = "org.projectatomic.rpmostree1.OS";
@@ -105,7 +105,7 @@ class RpmOstreeManager implements DeploymentManager {
     if (!Array.isArray(list)) {
       throw new AgentError("STATUS_INVALID", "rpm-ostreed published no Deployments list", { where });
     }
-    const deployments = list.map((raw: unknown, index) => parseDeployment(raw as Record<string, unknown>, `${where}[${index}]`));
+    const deployments = list.map((raw: unknown, index) => parseDeployment(raw, `${where}[${index}]`));
     // rpm-ostree keeps the update-driver registration in a file, not on D-Bus, so `driver` stays unknown here.
     return statusFromDeployments(deployments, { activeTransaction: parseActiveTransaction(props.ActiveTransaction) }, where);
   }

@@ -31,7 +31,7 @@ function unsupported(message: string, hint: string): AgentError {
   return new AgentError("DEPLOY_UNSUPPORTED", message, { where: "org.projectatomic.rpmostree1.OS", hint });
 }
 
-export function payloadScheme(release: Release): PayloadScheme | undefined {
+function payloadScheme(release: Release): PayloadScheme | undefined {
   const declared = release.metadata["org.fedoraproject.coreos.scheme"];
   if (declared === "checksum" || declared === "oci") return declared;
   if (CHECKSUM.test(release.payload)) return "checksum";
@@ -40,7 +40,7 @@ export function payloadScheme(release: Release): PayloadScheme | undefined {
 }
 
 /** `quay.io/fedora/fedora-coreos@sha256:…` → its image name (normalised like status.ts) and digest. */
-export function splitPullspec(payload: string): { name: string; digest: string } | undefined {
+function splitPullspec(payload: string): { name: string; digest: string } | undefined {
   const at = payload.lastIndexOf("@");
   if (at <= 0) return undefined;
   const digest = payload.slice(at + 1);

@@ -23,8 +23,7 @@ function isRecord(value: unknown): value is Raw {
 }
 
 function optionalString(raw: Raw, key: string): string | undefined {
-  const value = raw[key];
-  return typeof value === "string" && value !== "" ? value : undefined;
+  return nonEmptyString(raw[key]);
 }
 
 /** rpm-ostree omits `booted`/`staged` on some entries of older daemons: missing means false. */
@@ -125,7 +124,7 @@ function missingKey(id: string, key: string, where: string): AgentError {
   });
 }
 
-export function parseDeployment(raw: Record<string, unknown>, where: string = DEPLOYMENT_WHERE): Deployment {
+export function parseDeployment(raw: unknown, where: string = DEPLOYMENT_WHERE): Deployment {
   if (!isRecord(raw)) {
     throw new AgentError("STATUS_INVALID", "a deployment is not a dictionary", { where });
   }
@@ -218,11 +217,7 @@ export function parseStatus(json: unknown, where: string = STATUS_WHERE): Deploy
   if (!Array.isArray(list)) {
     throw new AgentError("STATUS_INVALID", 'status has no "deployments" list', { where: `${where}: deployments` });
   }
-  const deployments = list.map((entry: unknown, index) => {
-    const entryWhere = `${where}: deployments[${index}]`;
-    if (!isRecord(entry)) throw new AgentError("STATUS_INVALID", "a deployment is not an object", { where: entryWhere });
-    return parseDeployment(entry, entryWhere);
-  });
+  const deployments = list.map((entry: unknown, index) => parseDeployment(entry, `${where}: deployments[${index}]`));
   return statusFromDeployments(
     deployments,
     { driver: parseDriver(json["update-driver"]), activeTransaction: parseActiveTransaction(json.transaction) },

@@ -10,7 +10,7 @@ import { openPeerConnection, type PeerConnection, type PeerSignal, type RawConne
 import type { StageProgress } from "./port.js";
 import { cancelledError, withTimeout } from "./timing.js";
 
-export const TRANSACTION_INTERFACE = "org.projectatomic.rpmostree1.Transaction";
+const TRANSACTION_INTERFACE = "org.projectatomic.rpmostree1.Transaction";
 /** How long a best-effort Cancel may take before we walk away. */
 const CANCEL_TIMEOUT_MS = 5_000;
 
@@ -29,8 +29,6 @@ export interface TransactionRequest {
 }
 
 export interface TransactionOutcome {
-  /** False when another client had already started it and we attached. */
-  startedByUs: boolean;
   /** The daemon's Message texts, in order ("No change.", "Staging deployment...done", …). */
   messages: string[];
 }
@@ -110,11 +108,12 @@ export async function runTransaction(request: TransactionRequest): Promise<Trans
 
   let abortListener: (() => void) | undefined;
   try {
-    const [startedByUs] = (await connection
+    // Start's reply (false: another client started it and we joined) changes nothing for us.
+    await connection
       .call({ interface: TRANSACTION_INTERFACE, member: "Start", timeoutMs: request.startTimeoutMs })
       .catch((error: unknown) => {
         throw fromDBusError(error, `${TRANSACTION_INTERFACE}.Start`);
-      })) as [boolean];
+      });
 
     const dropped = connection.closed.then((reason) => {
       throw new AgentError("DEPLOY_DBUS", `rpm-ostreed closed the transaction before it finished (${reason.message})`, {
@@ -151,7 +150,7 @@ export async function runTransaction(request: TransactionRequest): Promise<Trans
         details: { daemonMessage: errorMessage },
       });
     }
-    return { startedByUs: startedByUs === true, messages };
+    return { messages };
   } finally {
     if (abortListener !== undefined) request.signal?.removeEventListener("abort", abortListener);
     connection.close();

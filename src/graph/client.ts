@@ -17,10 +17,8 @@ import { proxyForUrl } from "./proxy.js";
 import { readGraphFile } from "./file.js";
 import { graphUrl, redactUrl } from "./url.js";
 
-export { graphErrorKind } from "./error-kind.js";
-
 /** More hops than any sane CDN setup needs, few enough to stop a loop quickly. */
-export const MAX_REDIRECTS = 5;
+const MAX_REDIRECTS = 5;
 
 /** Error bodies are read only for their `{kind, value}`; no need to hold more than this. */
 const MAX_ERROR_BODY_BYTES = 64 * 1024;

@@ -16,7 +16,7 @@
  * graph that keeps one means its author wants that move.
  */
 import { AgentError } from "../errors.js";
-import { deadendStatus, type Graph, type GraphNode } from "./model.js";
+import { deadendStatus, toRelease, type Graph, type GraphNode } from "./model.js";
 import type { Release } from "./release.js";
 import { rolloutServedAt, rolloutThrottling } from "./throttle.js";
 
@@ -115,7 +115,7 @@ export function decideUpdate(input: DecideInput): Plan {
   const targetNode = best === undefined ? undefined : graph.nodes[best.position]!;
   return {
     booted,
-    target: targetNode === undefined ? undefined : { version: targetNode.version, payload: targetNode.payload, ageIndex: targetNode.ageIndex!, metadata: targetNode.metadata },
+    target: targetNode === undefined ? undefined : toRelease(targetNode),
     candidates,
     summary: summarize(booted, candidates, targetNode),
   };
@@ -170,7 +170,7 @@ function rolloutNote(candidate: Candidate): string {
 }
 
 /** Zincati's release order: age_index, then version, then payload (byte-wise, like Rust's String Ord). */
-export function compareNodes(a: Pick<GraphNode, "ageIndex" | "version" | "payload">, b: Pick<GraphNode, "ageIndex" | "version" | "payload">): number {
+function compareNodes(a: Pick<GraphNode, "ageIndex" | "version" | "payload">, b: Pick<GraphNode, "ageIndex" | "version" | "payload">): number {
   const ageA = a.ageIndex ?? -1;
   const ageB = b.ageIndex ?? -1;
   if (ageA !== ageB) return ageA < ageB ? -1 : 1;

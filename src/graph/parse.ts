@@ -154,7 +154,7 @@ function metadataPath(index: number, key: string): string {
 }
 
 /** A short, printable rendering of a bad value for error messages. */
-export function describeValue(value: unknown): string {
+function describeValue(value: unknown): string {
   if (value === undefined) return "nothing";
   if (Array.isArray(value)) return value.length <= 4 ? truncate(JSON.stringify(value)) : `an array of ${value.length} items`;
   if (typeof value === "object" && value !== null) return "an object";

@@ -82,6 +82,11 @@ export function startVerification(
   };
 }
 
+/** How messages name a release: its version, or its payload when it has none. */
+export function releaseLabel(release: VerifiedRelease): string {
+  return release.version !== "" ? release.version : release.payload;
+}
+
 export function sameRelease(a: VerifiedRelease | undefined, b: VerifiedRelease | undefined): boolean {
   return a !== undefined && b !== undefined && a.payload === b.payload;
 }

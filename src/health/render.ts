@@ -1,9 +1,7 @@
 /** What people see: the MOTD fragment written at boot and the `agentctl health` text. Pure. */
 import type { PartResult } from "../host/run-parts.js";
-import type { BootRecord, VerifiedRelease } from "./record.js";
+import { releaseLabel as label, type BootRecord } from "./record.js";
 import { describeFailure, failedParts, failureCause, type HealthReport } from "./report.js";
-
-const label = (r: VerifiedRelease) => (r.version !== "" ? r.version : r.payload);
 
 /**
  * A MOTD fragment in the spirit of greenboot's `boot-status` (INDETERMINATE / GREEN / RED), naming the failing

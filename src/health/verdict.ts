@@ -6,7 +6,7 @@
  * nothing needs checking), then again with the report. Both calls are safe to repeat after a crash.
  */
 import { failedParts, failingRequiredNames, type HealthReport } from "./report.js";
-import { sameRelease, type BootRecord, type Held, type PendingVerification, type RollingBack, type VerifiedRelease } from "./record.js";
+import { releaseLabel as label, sameRelease, type BootRecord, type Held, type PendingVerification, type RollingBack, type VerifiedRelease } from "./record.js";
 
 export interface BootFacts {
   booted: VerifiedRelease;
@@ -79,8 +79,6 @@ export function decideBoot(input: BootInput): BootDecision {
       return decideOrdinaryBoot(input);
   }
 }
-
-const label = (r: VerifiedRelease) => (r.version !== "" ? r.version : r.payload);
 
 function decidePending(rec: PendingVerification, input: BootInput): BootDecision {
   const { facts, health, config, now } = input;

@@ -14,7 +14,6 @@ import { formatDuration } from "./broadcast.js";
 export const POSTPONEMENT_INTERVAL_SECS = 60;
 /** The final warning goes out when this much of the grace period is left (Zincati: the last check). */
 const FINAL_WARNING_SECS = 60;
-export const DEFAULT_GRACE_PERIOD_MINUTES = 10;
 
 export interface FinalizationFacts {
   /** Interactive sessions right now. */

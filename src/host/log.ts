@@ -52,8 +52,6 @@ export const LOG_PRIORITY: Record<LogLevel, number> = {
   trace: 7,
 };
 
-export const LOG_LEVELS: readonly LogLevel[] = ["trace", "debug", "info", "notice", "warn", "error", "fatal"];
-
 /** A logger that drops everything, for code paths (and tests) that do not care. */
 export const silentLogger: Logger = {
   debug: () => {},
@@ -200,8 +198,4 @@ function terminalTime(iso: string | undefined): string {
     `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ` +
     `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}.${pad(date.getMilliseconds(), 3)}`
   );
-}
-
-export function isLogLevel(value: string): value is LogLevel {
-  return (LOG_LEVELS as readonly string[]).includes(value);
 }

@@ -12,6 +12,7 @@ import { lstat, readdir, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { StringDecoder } from "node:string_decoder";
+import { errnoCode } from "../errors.js";
 
 export type OutputStream = "stdout" | "stderr";
 
@@ -339,10 +340,6 @@ class LineSplitter {
       start = nl + 1;
     }
   }
-}
-
-function errnoCode(e: unknown): string | undefined {
-  return typeof e === "object" && e !== null && "code" in e ? String((e as { code: unknown }).code) : undefined;
 }
 
 function describeError(e: unknown): string {

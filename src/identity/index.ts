@@ -1,8 +1,7 @@
 export type { NodeIdentity } from "./types.js";
-export { appSpecificMachineId, MACHINE_ID_PATH, normalizeUuid, readNodeUuid, ZINCATI_APP_ID } from "./node-uuid.js";
+export { appSpecificMachineId, normalizeUuid, readNodeUuid, ZINCATI_APP_ID } from "./node-uuid.js";
 export {
   basearchFor,
-  KERNEL_CMDLINE_PATH,
   platformFromCmdline,
   readPlatform,
   validateGroup,

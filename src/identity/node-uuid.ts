@@ -11,7 +11,7 @@ import { AgentError } from "../errors.js";
 /** Zincati's application ID: `systemd-id128 machine-id -a de35106b6ec24688b63afddaa156679b`. */
 export const ZINCATI_APP_ID = "de35106b6ec24688b63afddaa156679b";
 
-export const MACHINE_ID_PATH = "etc/machine-id";
+const MACHINE_ID_PATH = "etc/machine-id";
 
 const ID128 = /^[0-9a-f]{32}$/;
 const HYPHENATED_ID128 = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

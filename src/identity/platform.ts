@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AgentError } from "../errors.js";
 
-export const KERNEL_CMDLINE_PATH = "proc/cmdline";
+const KERNEL_CMDLINE_PATH = "proc/cmdline";
 
 const PLATFORM_KEY = "ignition.platform.id=";
 

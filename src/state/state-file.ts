@@ -8,7 +8,7 @@
 import { chmod, mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { z } from "zod";
-import { AgentError } from "../errors.js";
+import { AgentError, errnoCode } from "../errors.js";
 
 export type StateLogLevel = "warn" | "info";
 
@@ -35,10 +35,6 @@ const DIR_MODE = 0o755;
 
 /** Why a file's content cannot be used; becomes the STATE_CORRUPT message. */
 class Unusable extends Error {}
-
-function errnoCode(e: unknown): string | undefined {
-  return (e as NodeJS.ErrnoException | undefined)?.code;
-}
 
 function describeIssues(error: z.ZodError): string {
   return error.issues

@@ -17,14 +17,20 @@ export function assemble(fragments: [string, string][]): LoadedConfig {
   });
 }
 
-/** The problems a configuration error lists, as the `WHERE: MESSAGE` lines `config validate` prints. */
-export function problemsOf(run: () => unknown): string[] {
+/** The AgentError a configuration is rejected with; fails the test when it is accepted. */
+export function rejectionOf(run: () => unknown): AgentError {
   try {
     run();
   } catch (e) {
-    return problemLines(e);
+    assert.ok(e instanceof AgentError, `expected an AgentError, got ${String(e)}`);
+    return e;
   }
   assert.fail("expected the configuration to be rejected");
+}
+
+/** The problems a configuration error lists, as the `WHERE: MESSAGE` lines `config validate` prints. */
+export function problemsOf(run: () => unknown): string[] {
+  return problemLines(rejectionOf(run));
 }
 
 export function problemLines(e: unknown): string[] {

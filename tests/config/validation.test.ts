@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { AgentError } from "../../src/errors.js";
-import { assemble, problemsOf } from "./helpers.js";
+import type { AgentError } from "../../src/errors.js";
+import { assemble, problemsOf, rejectionOf } from "./helpers.js";
 
 const FILE = "/etc/update-agent/config.d/55-strategy.toml";
 
@@ -131,49 +131,38 @@ describe("each bad value is reported with its file, key path and what was expect
 
 describe("errors a user sees", () => {
   test("a near-miss strategy gets a did-you-mean hint", () => {
-    try {
-      assemble([[FILE, `[updates]\nstrategy = "fleet-lock"\n[updates.fleet_lock]\nbase_url = "https://fl/"`]]);
-      assert.fail("accepted");
-    } catch (e) {
-      assert.ok(e instanceof AgentError);
-      assert.equal(e.code, "CONFIG_INVALID");
-      assert.equal(e.hint, 'did you mean "fleet_lock"?');
-      assert.equal(e.describe(), `${FILE}: updates.strategy: expected one of "immediate", "periodic", "fleet_lock", "etcd_lock", got "fleet-lock" (did you mean "fleet_lock"?)`);
-    }
+    const e = rejectionOf(() => assemble([[FILE, `[updates]\nstrategy = "fleet-lock"\n[updates.fleet_lock]\nbase_url = "https://fl/"`]]));
+    assert.equal(e.code, "CONFIG_INVALID");
+    assert.equal(e.hint, 'did you mean "fleet_lock"?');
+    assert.equal(e.describe(), `${FILE}: updates.strategy: expected one of "immediate", "periodic", "fleet_lock", "etcd_lock", got "fleet-lock" (did you mean "fleet_lock"?)`);
   });
 
   test("problems in several fragments come in one error, in application order", () => {
     const first = "/usr/lib/update-agent/config.d/20-a.toml";
     const second = "/etc/update-agent/config.d/60-b.json";
-    try {
+    const e = rejectionOf(() =>
       assemble([
         [first, `[updates]\nenabled = "no"`],
         [second, `{"identity": {"rollout_wariness": -0.5}}`],
-      ]);
-      assert.fail("accepted");
-    } catch (e) {
-      assert.ok(e instanceof AgentError);
-      assert.equal(e.code, "CONFIG_INVALID");
-      assert.match(e.message, /^2 configuration problems: /);
-      assert.equal(e.where, undefined);
-      const problems = e.details?.["problems"] as AgentError[];
-      assert.deepEqual(
-        problems.map((p) => p.where),
-        [`${first}: updates.enabled`, `${second}: identity.rollout_wariness`],
-      );
-    }
+      ]),
+    );
+    assert.equal(e.code, "CONFIG_INVALID");
+    assert.match(e.message, /^2 configuration problems: /);
+    assert.equal(e.where, undefined);
+    const problems = e.details?.["problems"] as AgentError[];
+    assert.deepEqual(
+      problems.map((p) => p.where),
+      [`${first}: updates.enabled`, `${second}: identity.rollout_wariness`],
+    );
   });
 
   test("a syntax error outranks value errors in the error's code", () => {
-    try {
+    const e = rejectionOf(() =>
       assemble([
         ["/etc/update-agent/config.d/10-a.toml", `[updates]\nenabled = "no"`],
         ["/etc/update-agent/config.d/20-b.toml", `[updates\n`],
-      ]);
-      assert.fail("accepted");
-    } catch (e) {
-      assert.ok(e instanceof AgentError);
-      assert.equal(e.code, "CONFIG_SYNTAX");
-    }
+      ]),
+    );
+    assert.equal(e.code, "CONFIG_SYNTAX");
   });
 });

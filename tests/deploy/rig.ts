@@ -34,8 +34,6 @@ export function useBus(): (
   let bus: PrivateBus | undefined;
   before(async () => {
     bus = await startPrivateBus();
-    // @jellybrick/dbus-next's systemBus() reads the address from process.env whatever it is given.
-    process.env.DBUS_SYSTEM_BUS_ADDRESS = bus.address;
   });
   after(async () => {
     await bus?.stop();

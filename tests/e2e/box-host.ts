@@ -134,7 +134,8 @@ export function unmountRunDisk(root: string): void {
   if (result.status !== 0) spawnSync("umount", ["-l", root]);
 }
 
-function pidAlive(pid: number): boolean {
+/** True while a process with this pid exists (EPERM: it exists, it is just not ours). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -377,18 +377,21 @@ export class Box {
     return this.run(["cat", boxPath]);
   }
 
+  private killEverything(): void {
+    killCgroup(this.cgroup);
+    if (this.pid1 === undefined) return;
+    try {
+      process.kill(this.pid1, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+
   /** Kills PID 1 (and so everything in the box), removes its cgroup, unmounts and removes its disk. */
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
-    killCgroup(this.cgroup);
-    if (this.pid1 !== undefined) {
-      try {
-        process.kill(this.pid1, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
+    this.killEverything();
     await within(this.exited, 10_000);
     await removeCgroupTreeEventually(this.cgroup).catch((error: Error) => process.stderr.write(`e2e box: ${error.message}\n`));
     unmountRunDisk(this.root);
@@ -399,14 +402,7 @@ export class Box {
   /** The synchronous last resort, when the test process exits with the box still up. */
   destroyNow(): void {
     this.destroyed = true;
-    killCgroup(this.cgroup);
-    if (this.pid1 !== undefined) {
-      try {
-        process.kill(this.pid1, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
+    this.killEverything();
     unmountRunDisk(this.root);
     const pause = new Int32Array(new SharedArrayBuffer(4));
     for (let i = 0; i < 20 && !removeCgroupTree(this.cgroup); i++) Atomics.wait(pause, 0, 0, 50);

@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { pidAlive } from "./box-host.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = join(HERE, "..", "..");
@@ -133,15 +134,6 @@ function run(command: string, args: string[], log: (line: string) => void, logPa
       else reject(new Error(`${command} ${args.join(" ")} failed (${code ?? signal}); full log: ${logPath}\n${tail}`));
     });
   });
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /** An exclusive lock file holding the owner's pid; a lock whose owner died is taken over. */

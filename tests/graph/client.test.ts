@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { AgentError } from "../../src/errors.js";
-import { fetchGraph, graphErrorKind, type FetchGraphOptions } from "../../src/graph/client.js";
+import { fetchGraph, type FetchGraphOptions } from "../../src/graph/client.js";
+import { graphErrorKind } from "../../src/graph/error-kind.js";
 import { reply, selfSignedCertificate, startHttpServer, startProxy, type TestServer } from "../helpers/http-server.js";
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url));

@@ -8,13 +8,8 @@ import { startLogindDouble, type LogindDouble } from "../helpers/logind.js";
 let bus: PrivateBus;
 let logind: LogindDouble;
 
-/**
- * The environment the watcher is given. The D-Bus library under connectSystemBus() currently
- * reads process.env.DBUS_SYSTEM_BUS_ADDRESS instead of the address it is passed, so set both
- * until that is fixed (harmless afterwards).
- */
+/** The environment the watcher is given; process.env is left alone, so the address must come from here. */
 function envFor(address: string): NodeJS.ProcessEnv {
-  process.env.DBUS_SYSTEM_BUS_ADDRESS = address;
   return { DBUS_SYSTEM_BUS_ADDRESS: address };
 }
 

@@ -29,8 +29,7 @@ let bus: PrivateBus | undefined;
 let client: MessageBus | undefined;
 before(async () => {
   bus = await startPrivateBus();
-  process.env.DBUS_SYSTEM_BUS_ADDRESS = bus.address;
-  client = connectSystemBus();
+  client = connectSystemBus({ DBUS_SYSTEM_BUS_ADDRESS: bus.address });
 });
 after(async () => {
   client?.disconnect();
@@ -176,7 +175,7 @@ describe("simulator: transaction protocol", () => {
 
   it("cancels a transaction whose caller leaves the bus before calling Start", async () => {
     await withSim({}, async (sim) => {
-      const leaving = connectSystemBus();
+      const leaving = connectSystemBus({ DBUS_SYSTEM_BUS_ADDRESS: bus!.address });
       await call(OS_PATH, OS, "Deploy", "sa{sv}", deployArgs(), leaving);
       assert.equal((await sim.dump()).transaction?.[0], "Deploy");
       leaving.disconnect();

@@ -3,14 +3,14 @@
  * Exit codes: 0 done, 1 refused (not root: agentd takes these calls from root only) or failed, 2 usage,
  * 3 agentd is not running (as `agentctl status`).
  */
-import { parseArgs } from "node:util";
 import { Duration, DateTime } from "luxon";
 import type { StatusView } from "../../agent/view.js";
 import { AgentClient } from "../../api/agent-client.js";
-import { AgentError, isAgentError } from "../../errors.js";
+import { isAgentError } from "../../errors.js";
+import { parseCommandArgs, usageError } from "../args.js";
 import type { CliContext, CommandModule } from "../context.js";
 import { timeInWords } from "../render/words.js";
-import { EXIT_NOT_RUNNING, localZone, queryDaemon } from "./status.js";
+import { busSocketMissing, EXIT_NOT_RUNNING, localZone } from "./status.js";
 
 export const CONTROL_FORMAT_VERSION = 1;
 
@@ -24,22 +24,18 @@ interface ControlOptions {
 }
 
 function parseControlArgs(name: string, args: readonly string[], pauseOptions: boolean): ControlOptions {
-  try {
-    const { values } = parseArgs({
-      args: [...args],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-        ...(pauseOptions ? { until: { type: "string" as const }, for: { type: "string" as const } } : {}),
-      },
-    });
-    const text = (v: unknown) => (typeof v === "string" ? v : undefined);
-    return { json: values.json === true, help: values.help === true, until: text(values.until), for: text(values.for) };
-  } catch (e) {
-    throw new AgentError("USAGE", e instanceof Error ? e.message : String(e), { hint: `see agentctl ${name} --help` });
-  }
+  const { values } = parseCommandArgs(name, {
+    args: [...args],
+    strict: true,
+    allowPositionals: false,
+    options: {
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+      ...(pauseOptions ? { until: { type: "string" as const }, for: { type: "string" as const } } : {}),
+    },
+  });
+  const text = (v: unknown) => (typeof v === "string" ? v : undefined);
+  return { json: values.json === true, help: values.help === true, until: text(values.until), for: text(values.for) };
 }
 
 /**
@@ -47,13 +43,14 @@ function parseControlArgs(name: string, args: readonly string[], pauseOptions: b
  * a refusal into a clear message. Resolves to the status agentd reported before the call, or to an exit code.
  */
 async function callDaemon(ctx: CliContext, member: Member, body?: { signature: string; body: unknown[] }): Promise<StatusView | number> {
-  const view = await queryDaemon(ctx.env);
-  if (!view) {
-    ctx.stderr("agentctl: agentd is not running, so there is nothing to ask (start it with: systemctl start update-agent)\n");
-    return EXIT_NOT_RUNNING;
-  }
-  const client = AgentClient.connect(ctx.env);
+  // One connection for both calls; no socket means no agentd (as queryDaemon decides).
+  const client = busSocketMissing(ctx.env) ? undefined : AgentClient.connect(ctx.env);
   try {
+    const view = await client?.status();
+    if (!client || !view) {
+      ctx.stderr("agentctl: agentd is not running, so there is nothing to ask (start it with: systemctl start update-agent)\n");
+      return EXIT_NOT_RUNNING;
+    }
     await client.control(member, body);
     return view;
   } catch (e) {
@@ -63,7 +60,7 @@ async function callDaemon(ctx: CliContext, member: Member, body?: { signature: s
     }
     throw e;
   } finally {
-    client.close();
+    client?.close();
   }
 }
 
@@ -71,21 +68,31 @@ function printJson(ctx: CliContext, action: string, more: Record<string, unknown
   ctx.stdout(`${JSON.stringify({ format_version: CONTROL_FORMAT_VERSION, action, ...more }, null, 2)}\n`);
 }
 
-export const check: CommandModule = {
-  summary: "ask agentd to check for an update now, without waiting for its next poll",
-  async run(args, ctx) {
-    const options = parseControlArgs("check", args, false);
-    if (options.help) {
-      ctx.stdout(`usage: agentctl check [--json]\n${check.summary}\n`);
+/** A command that makes one argument-less call and prints a fixed line (check, resume). */
+function plainControl(name: string, member: Member, summary: string, doneMessage: string): CommandModule {
+  return {
+    summary,
+    async run(args, ctx) {
+      const options = parseControlArgs(name, args, false);
+      if (options.help) {
+        ctx.stdout(`usage: agentctl ${name} [--json]\n${summary}\n`);
+        return 0;
+      }
+      const done = await callDaemon(ctx, member);
+      if (typeof done === "number") return done;
+      if (options.json) printJson(ctx, name);
+      else ctx.stdout(doneMessage);
       return 0;
-    }
-    const done = await callDaemon(ctx, "CheckNow");
-    if (typeof done === "number") return done;
-    if (options.json) printJson(ctx, "check");
-    else ctx.stdout("agentd is checking for an update now; `agentctl status` shows the outcome under 'Last check'.\n");
-    return 0;
-  },
-};
+    },
+  };
+}
+
+export const check = plainControl(
+  "check",
+  "CheckNow",
+  "ask agentd to check for an update now, without waiting for its next poll",
+  "agentd is checking for an update now; `agentctl status` shows the outcome under 'Last check'.\n",
+);
 
 export const applyNow: CommandModule = {
   summary: "reboot into the staged update as soon as the reboot lock allows, skipping maintenance windows",
@@ -154,21 +161,12 @@ export const pause: CommandModule = {
   },
 };
 
-export const resume: CommandModule = {
-  summary: "end a pause: agentd carries on with automatic updates now",
-  async run(args, ctx) {
-    const options = parseControlArgs("resume", args, false);
-    if (options.help) {
-      ctx.stdout(`usage: agentctl resume [--json]\n${resume.summary}\n`);
-      return 0;
-    }
-    const done = await callDaemon(ctx, "Resume");
-    if (typeof done === "number") return done;
-    if (options.json) printJson(ctx, "resume");
-    else ctx.stdout("resumed: agentd carries on with automatic updates now\n");
-    return 0;
-  },
-};
+export const resume = plainControl(
+  "resume",
+  "Resume",
+  "end a pause: agentd carries on with automatic updates now",
+  "resumed: agentd carries on with automatic updates now\n",
+);
 
 /** `agentctl pause`'s arguments → the instant the pause ends; it must lie in the future. */
 export function parsePauseUntil(args: readonly string[], now: Date, zone: string): Date {
@@ -204,6 +202,6 @@ export function parseDuration(text: string): number {
   throw pauseUsage(`--for: '${text}' is not a duration like 30m, 2h, 1d, 1h30m or PT2H`);
 }
 
-function pauseUsage(message: string): AgentError {
-  return new AgentError("USAGE", message, { hint: "see agentctl pause --help" });
+function pauseUsage(message: string) {
+  return usageError("pause", message);
 }

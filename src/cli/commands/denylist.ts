@@ -6,10 +6,9 @@
  * it from memory on every change, so an entry removed behind its back would come back.
  * Exit codes: 0 done, 1 not found / agentd running / the state file cannot be used, 2 usage.
  */
-import { parseArgs } from "node:util";
 import type { DenylistEntry } from "../../agent/state.js";
 import { agentStateFile } from "../../agent/store.js";
-import { AgentError } from "../../errors.js";
+import { parseCommandArgs, usageError } from "../args.js";
 import type { CliContext } from "../context.js";
 import { DENYLIST_FORMAT_VERSION, matchingEntries, renderDenylist } from "../render/denylist.js";
 import { release } from "../render/words.js";
@@ -87,18 +86,12 @@ async function remove(ctx: CliContext, target: string, json: boolean): Promise<n
 type DenylistOptions = { action: "list"; json: boolean } | { action: "remove"; release: string; json: boolean };
 
 function parseOptions(args: string[]): DenylistOptions | "help" {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: true,
-      options: { json: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } },
-    });
-  } catch (e) {
-    throw usage(e instanceof Error ? e.message : String(e));
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandArgs("denylist", {
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: { json: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } },
+  });
   if (values.help) return "help";
   const [action = "list", ...rest] = positionals;
   if (action === "list") {
@@ -112,6 +105,6 @@ function parseOptions(args: string[]): DenylistOptions | "help" {
   throw usage(`unknown action '${action}' (expected list or remove)`);
 }
 
-function usage(message: string): AgentError {
-  return new AgentError("USAGE", message, { hint: "see agentctl denylist --help" });
+function usage(message: string) {
+  return usageError("denylist", message);
 }

@@ -3,11 +3,10 @@
  * check by check; `--run` runs the checks now (as root), for the admin only: it never changes the boot verdict.
  * Exit codes: 0 healthy, degraded or not run yet, 1 a required check failed (or --run without root), 2 usage.
  */
-import { parseArgs } from "node:util";
 import { loadConfig } from "../../config/index.js";
-import { AgentError } from "../../errors.js";
 import { runHealthChecks } from "../../health/checks.js";
 import type { HealthReport } from "../../health/report.js";
+import { parseCommandArgs } from "../args.js";
 import type { CliContext } from "../context.js";
 import { renderHealthPage } from "../render/health.js";
 import { localZone, readStateReadOnly } from "./status.js";
@@ -82,21 +81,17 @@ interface HealthOptions {
 }
 
 function parseOptions(args: string[]): HealthOptions | "help" {
-  try {
-    const { values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        run: { type: "boolean", default: false },
-        verbose: { type: "boolean", short: "v", default: false },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
-    if (values.help) return "help";
-    return { run: values.run, verbose: values.verbose, json: values.json };
-  } catch (e) {
-    throw new AgentError("USAGE", e instanceof Error ? e.message : String(e), { hint: "see agentctl health --help" });
-  }
+  const { values } = parseCommandArgs("health", {
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      run: { type: "boolean", default: false },
+      verbose: { type: "boolean", short: "v", default: false },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) return "help";
+  return { run: values.run, verbose: values.verbose, json: values.json };
 }

@@ -5,7 +5,6 @@
  * id) is possible. `--endpoint`/`--fleet-lock`/`--group` work without any config.
  * Exit codes: 0 done, 1 failed (etcd unreachable, unreadable semaphore, ...), 2 usage.
  */
-import { parseArgs } from "node:util";
 import { loadConfig, templateUrl, isTemplated, type Settings } from "../../config/index.js";
 import { AgentError } from "../../errors.js";
 import { readNodeUuid } from "../../identity/node-uuid.js";
@@ -20,6 +19,7 @@ import {
   type EtcdLockSettings,
   type LockStatus,
 } from "../../strategy/etcd/index.js";
+import { parseCommandArgs, usageError } from "../args.js";
 import type { CliContext } from "../context.js";
 
 export const summary = "show the group's reboot slots, free one, or change how many there are (etcd_lock, fleet_lock)";
@@ -68,8 +68,8 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
   return runLockAction(parsed.action, target, { ...ctx, json: parsed.flags.json });
 }
 
-/** The command's core, with settings already resolved (tests call it directly). */
-export async function runLockAction(action: LockAction, target: LockTarget, io: Pick<CliContext, "stdout" | "stderr" | "root"> & { json: boolean }): Promise<number> {
+/** The command's core, with settings already resolved. */
+async function runLockAction(action: LockAction, target: LockTarget, io: Pick<CliContext, "stdout" | "stderr" | "root"> & { json: boolean }): Promise<number> {
   const print = (human: string, json: Record<string, unknown>) =>
     io.stdout(io.json ? `${JSON.stringify({ format_version: LOCK_FORMAT_VERSION, ...json }, null, 2)}\n` : human);
 
@@ -202,27 +202,21 @@ async function resolveTarget(flags: Flags, root: string): Promise<LockTarget> {
 }
 
 function parseOptions(args: string[]): { action: LockAction; flags: Flags } | "help" {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-        force: { type: "boolean", default: false },
-        id: { type: "string" },
-        endpoint: { type: "string", multiple: true, default: [] },
-        "fleet-lock": { type: "string" },
-        group: { type: "string" },
-        "key-prefix": { type: "string" },
-      },
-    });
-  } catch (e) {
-    throw usage(e instanceof Error ? e.message : String(e));
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandArgs("lock", {
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+      force: { type: "boolean", default: false },
+      id: { type: "string" },
+      endpoint: { type: "string", multiple: true, default: [] },
+      "fleet-lock": { type: "string" },
+      group: { type: "string" },
+      "key-prefix": { type: "string" },
+    },
+  });
   if (values.help) return "help";
   const flags: Flags = { json: values.json, endpoint: values.endpoint, fleetLock: values["fleet-lock"], group: values.group, keyPrefix: values["key-prefix"] };
   if (flags.endpoint.length > 0 && flags.fleetLock !== undefined) throw usage("--endpoint and --fleet-lock are two different strategies: pick one");
@@ -244,6 +238,6 @@ function parseOptions(args: string[]): { action: LockAction; flags: Flags } | "h
   throw usage(`unknown action '${action}' (expected status, release or set-slots)`);
 }
 
-function usage(message: string): AgentError {
-  return new AgentError("USAGE", message, { hint: "see agentctl lock --help" });
+function usage(message: string) {
+  return usageError("lock", message);
 }

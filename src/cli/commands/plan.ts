@@ -3,7 +3,6 @@
  * Exit codes: 0 a decision was made (update or not), 1 the graph could not be read or is broken,
  * 2 usage errors and a booted release that is not in the graph.
  */
-import { parseArgs } from "node:util";
 import { DateTime } from "luxon";
 import { AgentError } from "../../errors.js";
 import { fetchGraphFrom } from "../../graph/client.js";
@@ -15,6 +14,7 @@ import { planJson, renderPlan, type ThrottleReport } from "../../graph/report.js
 import { rolloutParameters } from "../../graph/throttle.js";
 import { ANONYMOUS_WARINESS } from "../../graph/wariness.js";
 import pkg from "../../../package.json" with { type: "json" };
+import { parseCommandArgs, usageError } from "../args.js";
 import type { CliContext } from "../context.js";
 
 export const summary = "show which update the agent would pick from a graph file or URL";
@@ -79,26 +79,21 @@ interface PlanOptions {
 }
 
 function parseOptions(args: string[]): PlanOptions | "help" {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        graph: { type: "string" },
-        booted: { type: "string" },
-        wariness: { type: "string" },
-        now: { type: "string" },
-        "allow-downgrade": { type: "boolean", default: false },
-        denylist: { type: "string", multiple: true, default: [] },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }));
-  } catch (e) {
-    throw usage(e instanceof Error ? e.message : String(e));
-  }
+  const { values } = parseCommandArgs("plan", {
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      graph: { type: "string" },
+      booted: { type: "string" },
+      wariness: { type: "string" },
+      now: { type: "string" },
+      "allow-downgrade": { type: "boolean", default: false },
+      denylist: { type: "string", multiple: true, default: [] },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
   if (values.help) return "help";
   if (values.graph === undefined || values.graph === "") throw usage("--graph FILE|URL is required");
   if (values.booted === undefined || values.booted === "") throw usage("--booted VERSION|PAYLOAD is required");
@@ -167,7 +162,7 @@ function bootedNotFound(graph: Graph, booted: string): AgentError {
   });
 }
 
-function usage(message: string): AgentError {
-  return new AgentError("USAGE", message, { hint: "see agentctl plan --help" });
+function usage(message: string) {
+  return usageError("plan", message);
 }
 

@@ -5,7 +5,6 @@
  * update is pending (rpm-ostree's), 2 usage.
  */
 import { existsSync } from "node:fs";
-import { parseArgs } from "node:util";
 import type { AgentState } from "../../agent/state.js";
 import { agentStateFile } from "../../agent/store.js";
 import { statusView, type StatusView } from "../../agent/view.js";
@@ -13,6 +12,7 @@ import { AgentClient } from "../../api/agent-client.js";
 import { AgentError } from "../../errors.js";
 import { systemBusAddress } from "../../host/dbus.js";
 import { resolveTimeZone } from "../../strategy/windows/index.js";
+import { parseCommandArgs } from "../args.js";
 import type { CliContext } from "../context.js";
 import { renderStatus, statusJson } from "../render/status.js";
 
@@ -61,23 +61,19 @@ interface StatusOptions {
 }
 
 function parseOptions(args: string[]): StatusOptions | "help" {
-  try {
-    const { values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        json: { type: "boolean", default: false },
-        verbose: { type: "boolean", short: "v", default: false },
-        "pending-exit-77": { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
-    if (values.help) return "help";
-    return { json: values.json, verbose: values.verbose, pendingExit77: values["pending-exit-77"] };
-  } catch (e) {
-    throw new AgentError("USAGE", e instanceof Error ? e.message : String(e), { hint: "see agentctl status --help" });
-  }
+  const { values } = parseCommandArgs("status", {
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      json: { type: "boolean", default: false },
+      verbose: { type: "boolean", short: "v", default: false },
+      "pending-exit-77": { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) return "help";
+  return { json: values.json, verbose: values.verbose, pendingExit77: values["pending-exit-77"] };
 }
 
 /**

@@ -12,7 +12,6 @@ import {
   parseRange,
   parseTxn,
   parseWatchLine,
-  prefixRangeEnd,
   type Compare,
   type Op,
   type RangeResult,
@@ -67,11 +66,6 @@ export class EtcdGateway {
 
   range(key: string, signal?: AbortSignal): Promise<RangeResult> {
     return this.call("/v3/kv/range", { key: encode(key) }, signal).then(parseRange);
-  }
-
-  rangePrefix(prefix: string, options: { keysOnly?: boolean } = {}, signal?: AbortSignal): Promise<RangeResult> {
-    const body = { key: encode(prefix), range_end: prefixRangeEnd(prefix), ...(options.keysOnly ? { keys_only: true } : {}) };
-    return this.call("/v3/kv/range", body, signal).then(parseRange);
   }
 
   async txn(compare: Compare[], success: Op[], failure: Op[] = [], signal?: AbortSignal): Promise<TxnResult> {

@@ -36,12 +36,9 @@ export interface GroupSnapshot {
   revision: number;
 }
 
-/**
- * The semaphore and the waiting line at one revision (one read-only txn); with `upTo`, only the
- * waiters that lined up at or before that revision.
- */
-export async function readGroup(gateway: EtcdGateway, keys: GroupKeys, signal?: AbortSignal, upTo?: number): Promise<GroupSnapshot> {
-  const waiters = prefixOp(keys.waitersPrefix, { keysOnly: true, ...(upTo !== undefined ? { maxCreateRevision: upTo } : {}) });
+/** The semaphore and the waiting line at one revision (one read-only txn). */
+export async function readGroup(gateway: EtcdGateway, keys: GroupKeys, signal?: AbortSignal): Promise<GroupSnapshot> {
+  const waiters = prefixOp(keys.waitersPrefix, { keysOnly: true });
   const result = await gateway.txn([], [getOp(keys.semaphore), waiters], [], signal);
   const [semaphoreRange, waiterRange] = result.ranges;
   return {

@@ -19,7 +19,7 @@
 import type { EtcdGateway } from "./gateway.js";
 import { withoutHolder } from "./semaphore.js";
 import { casSemaphore, type SemaphoreState } from "./store.js";
-import { deleteOp, encode, prefixOp, putOp, type Compare, type GroupKeys, type Op } from "./wire.js";
+import { deleteOp, prefixOp, putOp, versionIs, type GroupKeys, type Op } from "./wire.js";
 
 export function holderLeaseKey(keys: GroupKeys, id: string): string {
   return `${keys.holderLeasesPrefix}${id}`;
@@ -74,7 +74,7 @@ export async function evictExpiredHolders(
   if (expired.length === 0) return { state, evicted: [] };
   const next = expired.reduce(withoutHolder, state.semaphore);
   // Still expired at write time: a holder that renewed in between re-created its lease key.
-  const stillGone: Compare[] = expired.map((id) => ({ target: "VERSION", result: "EQUAL", key: encode(holderLeaseKey(keys, id)), version: "0" }));
+  const stillGone = expired.map((id) => versionIs(holderLeaseKey(keys, id), 0));
   const cas = await casSemaphore(gateway, keys, state.kv, next, { compare: stillGone, success: expired.map((id) => deleteOp(ttlMarkerKey(keys, id))) }, signal);
   return cas.ok ? { state: cas.state, evicted: expired } : { state: cas.current, evicted: [] };
 }

@@ -188,13 +188,8 @@ export const putOp = (key: string, value: string, lease?: string): Op => ({
   request_put: { key: encode(key), value: encode(value), ...(lease && lease !== "0" ? { lease } : {}) },
 });
 export const getOp = (key: string): Op => ({ request_range: { key: encode(key) } });
-export const prefixOp = (prefix: string, extra: { keysOnly?: boolean; maxCreateRevision?: number } = {}): Op => ({
-  request_range: {
-    key: encode(prefix),
-    range_end: prefixRangeEnd(prefix),
-    ...(extra.keysOnly ? { keys_only: true } : {}),
-    ...(extra.maxCreateRevision !== undefined ? { max_create_revision: String(extra.maxCreateRevision) } : {}),
-  },
+export const prefixOp = (prefix: string, extra: { keysOnly?: boolean } = {}): Op => ({
+  request_range: { key: encode(prefix), range_end: prefixRangeEnd(prefix), ...(extra.keysOnly ? { keys_only: true } : {}) },
 });
 /**
  * The `limit` oldest keys under `prefix` (oldest = smallest create_revision), keys only: etcd reads
