@@ -8,9 +8,9 @@ import https from "node:https";
 import { readFile } from "node:fs/promises";
 import { rootCertificates } from "node:tls";
 import { fileURLToPath } from "node:url";
-import got, { type Agents, type Response } from "got";
 import { HttpProxyAgent, HttpsProxyAgent } from "hpagent";
 import { AgentError, isAgentError } from "../errors.js";
+import { HttpRequestError, openRequest, type HttpReply } from "../host/http.js";
 import type { Graph } from "./model.js";
 import { parseGraph } from "./parse.js";
 import { proxyForUrl } from "./proxy.js";
@@ -78,46 +78,38 @@ function filePath(url: URL, where: string): string {
   }
 }
 
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+/** A GET bounded by one deadline across every hop, the body read up to its cap. */
 async function download(url: URL, opts: FetchOptions, where: string): Promise<{ status: number; body: Buffer }> {
   const agents = new AgentPool(opts.env ?? process.env);
-  const ca = opts.caFile === undefined ? undefined : [...rootCertificates, await readCa(opts.caFile)];
-  const request = got.stream(url, {
-    headers: { accept: "application/json", "user-agent": opts.userAgent },
-    timeout: { lookup: opts.connectTimeoutMs, connect: opts.connectTimeoutMs, secureConnect: opts.connectTimeoutMs, request: opts.timeoutMs },
-    retry: { limit: 0 },
-    throwHttpErrors: false,
-    maxRedirects: MAX_REDIRECTS,
-    agent: agents.for(url),
-    https: ca === undefined ? {} : { certificateAuthority: ca },
-    signal: opts.signal,
-    hooks: {
-      beforeRedirect: [
-        (options, response) => {
-          const next = options.url instanceof URL ? options.url : new URL(String(options.url));
-          if (next.protocol === "http:" && response.url.startsWith("https:")) {
-            throw new AgentError("GRAPH_HTTP", `refusing a redirect from https to plain http (${redactUrl(next)})`, {
-              where,
-              hint: "fix the server's redirect, or configure the final https URL directly",
-              details: { kind: "client_failed_request", status: response.statusCode },
-            });
-          }
-          options.agent = agents.for(next); // NO_PROXY may treat the new host differently
-        },
-      ],
-    },
-  });
+  const tls = opts.caFile === undefined ? undefined : { ca: [...rootCertificates, await readCa(opts.caFile)] };
+  const deadline = Date.now() + opts.timeoutMs;
+  let reply: HttpReply | undefined;
   try {
-    const response = await new Promise<Response>((resolve, reject) => {
-      request.once("response", resolve);
-      request.once("error", reject);
-    });
-    const ok = response.statusCode >= 200 && response.statusCode <= 299;
+    for (let current = url, hops = 0; ; hops++) {
+      reply = await openRequest({
+        url: current,
+        method: "GET",
+        headers: { accept: "application/json", "user-agent": opts.userAgent },
+        connectTimeoutMs: opts.connectTimeoutMs,
+        timeoutMs: Math.max(1, deadline - Date.now()),
+        agent: agents.for(current), // NO_PROXY may treat each host differently
+        tls,
+        signal: opts.signal,
+      });
+      const location = reply.headers.location;
+      if (!REDIRECT_STATUSES.has(reply.status) || location === undefined) break;
+      reply.close();
+      current = redirectTarget(current, location, reply.status, hops, where);
+    }
+    const ok = reply.status >= 200 && reply.status <= 299;
     const cap = ok ? opts.maxBodyBytes : Math.min(opts.maxBodyBytes, MAX_ERROR_BODY_BYTES);
-    const declared = Number(response.headers["content-length"]);
+    const declared = Number(reply.headers["content-length"]);
     if (ok && Number.isFinite(declared) && declared > cap) throw tooLarge(where, cap, `the server announced ${declared} bytes`);
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const chunk of request as AsyncIterable<Buffer>) {
+    for await (const chunk of reply.body) {
       size += chunk.length;
       if (size > cap) {
         if (!ok) break; // an error body is only read for its start
@@ -125,40 +117,64 @@ async function download(url: URL, opts: FetchOptions, where: string): Promise<{ 
       }
       chunks.push(chunk);
     }
-    return { status: response.statusCode, body: Buffer.concat(chunks) };
+    return { status: reply.status, body: Buffer.concat(chunks) };
   } catch (e) {
     throw requestError(e, where, opts);
   } finally {
-    request.destroy();
+    reply?.close();
     agents.destroy();
   }
 }
 
-/** One agent pair per proxy decision, destroyed after the fetch so no socket outlives it. */
+function redirectTarget(from: URL, location: string, status: number, hops: number, where: string): URL {
+  if (hops >= MAX_REDIRECTS) {
+    throw new AgentError("GRAPH_HTTP", `redirected more than ${MAX_REDIRECTS} times (a redirect loop?)`, {
+      where,
+      hint: "fix the server's redirects, or configure the final URL directly",
+      details: { kind: "client_failed_request", status },
+    });
+  }
+  let next: URL;
+  try {
+    next = new URL(location, from);
+  } catch (e) {
+    throw new AgentError("GRAPH_HTTP", `the server redirected to an invalid URL ${JSON.stringify(location)}`, { where, details: { kind: "client_failed_request", status }, cause: e });
+  }
+  if (next.protocol === "http:" && from.protocol === "https:") {
+    throw new AgentError("GRAPH_HTTP", `refusing a redirect from https to plain http (${redactUrl(next)})`, {
+      where,
+      hint: "fix the server's redirect, or configure the final https URL directly",
+      details: { kind: "client_failed_request", status },
+    });
+  }
+  if (next.protocol !== "https:" && next.protocol !== "http:") {
+    throw new AgentError("GRAPH_HTTP", `refusing a redirect to ${next.protocol} (${redactUrl(next)})`, { where, details: { kind: "client_failed_request", status } });
+  }
+  return next;
+}
+
+/** One agent per scheme and proxy decision, destroyed after the fetch so no socket outlives it. */
 class AgentPool {
-  private readonly pools = new Map<string, { http: http.Agent; https: https.Agent }>();
+  private readonly agents = new Map<string, http.Agent>();
 
   constructor(private readonly env: NodeJS.ProcessEnv) {}
 
-  for(url: URL): Agents {
+  for(url: URL): http.Agent {
     const choice = proxyForUrl(url, this.env);
-    const key = choice?.proxy.href ?? "direct";
-    let agents = this.pools.get(key);
-    if (agents === undefined) {
-      agents =
-        choice === undefined
-          ? { http: new http.Agent({ keepAlive: false }), https: new https.Agent({ keepAlive: false }) }
-          : { http: new HttpProxyAgent({ proxy: choice.proxy, keepAlive: false }), https: new HttpsProxyAgent({ proxy: choice.proxy, keepAlive: false }) };
-      this.pools.set(key, agents);
+    const secure = url.protocol === "https:";
+    const key = `${url.protocol} ${choice?.proxy.href ?? "direct"}`;
+    let agent = this.agents.get(key);
+    if (agent === undefined) {
+      const options = { keepAlive: false };
+      if (choice === undefined) agent = secure ? new https.Agent(options) : new http.Agent(options);
+      else agent = secure ? new HttpsProxyAgent({ ...options, proxy: choice.proxy }) : new HttpProxyAgent({ ...options, proxy: choice.proxy });
+      this.agents.set(key, agent);
     }
-    return agents;
+    return agent;
   }
 
   destroy(): void {
-    for (const agents of this.pools.values()) {
-      agents.http.destroy();
-      agents.https.destroy();
-    }
+    for (const agent of this.agents.values()) agent.destroy();
   }
 }
 
@@ -214,48 +230,30 @@ function parseServerError(body: Buffer): { kind: string; value: string } | undef
   }
 }
 
-interface GotLikeError {
-  name?: string;
-  code?: string;
-  message?: string;
-  event?: string;
-  cause?: unknown;
-  response?: { statusCode?: number };
-}
-
 function requestError(e: unknown, where: string, opts: FetchOptions): AgentError {
   if (isAgentError(e)) return e;
-  const err = (typeof e === "object" && e !== null ? e : { message: String(e) }) as GotLikeError;
-  if (isAgentError(err.cause)) return err.cause; // thrown from our redirect hook, wrapped by got
-  const message = err.message ?? String(e);
-  if (err.name === "TimeoutError" || err.code === "ETIMEDOUT") {
-    const total = err.event === "request";
-    return new AgentError("GRAPH_TIMEOUT", total ? `no complete answer within ${opts.timeoutMs} ms` : `could not connect within ${opts.connectTimeoutMs} ms (${err.event ?? "connect"})`, {
+  if (e instanceof HttpRequestError && e.code === "ETIMEDOUT") {
+    const total = e.phase === "request";
+    return new AgentError("GRAPH_TIMEOUT", total ? `no complete answer within ${opts.timeoutMs} ms` : `could not connect within ${opts.connectTimeoutMs} ms`, {
       where,
       hint: "the update server or the network is slow or down; the agent retries on its next check",
-      details: { phase: err.event },
+      details: { phase: e.phase },
       cause: e,
     });
   }
-  if (err.code === "ERR_TOO_MANY_REDIRECTS") {
-    return new AgentError("GRAPH_HTTP", `redirected more than ${MAX_REDIRECTS} times (a redirect loop?)`, {
-      where,
-      hint: "fix the server's redirects, or configure the final URL directly",
-      details: { kind: "client_failed_request", status: err.response?.statusCode },
-      cause: e,
-    });
-  }
-  if (err.code === "ERR_ABORTED" || opts.signal?.aborted) {
+  if ((e instanceof HttpRequestError && e.code === "ABORT_ERR") || opts.signal?.aborted) {
     return new AgentError("GRAPH_NETWORK", "the request was cancelled", { where, details: { cancelled: true }, cause: e });
   }
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  const message = e instanceof Error ? e.message : String(e);
   const proxy = safeProxy(where, opts.env ?? process.env);
-  const tls = /CERT|SSL|TLS|SELF_SIGNED/i.test(err.code ?? "");
+  const tls = /CERT|SSL|TLS|SELF_SIGNED/i.test(code ?? "");
   return new AgentError("GRAPH_NETWORK", `cannot reach the update server${proxy ? ` through the proxy ${proxy}` : ""}: ${message}`, {
     where,
     hint: tls
       ? "the server's TLS certificate is not trusted: install its CA in the system trust store or configure a CA file"
       : "check the network, DNS and proxy settings; the agent retries on its next check",
-    details: err.code === undefined ? undefined : { errno: err.code },
+    details: code === undefined ? undefined : { errno: code },
     cause: e,
   });
 }

@@ -5,7 +5,7 @@ import { EtcdGateway, type EtcdClientOptions } from "../../src/strategy/etcd/gat
 import { createEtcdLock, type EtcdLockOptions } from "../../src/strategy/etcd/lock.js";
 import { readLockStatus, setSlots } from "../../src/strategy/etcd/admin.js";
 import { createFleetDenylist } from "../../src/strategy/etcd/denylist.js";
-import { gotEtcdTransport, type EtcdTransport } from "../../src/strategy/etcd/transport.js";
+import { nodeEtcdTransport, type EtcdTransport } from "../../src/strategy/etcd/transport.js";
 import { AIRLOCK_KEY_PREFIX, groupKeys } from "../../src/strategy/etcd/wire.js";
 
 let etcd: TestEtcd;
@@ -69,7 +69,7 @@ test("a write that lands between our read and our compare-and-swap is not lost",
   const group = "conflict";
   const key = keysOf(group).semaphore;
   await put(key, '{"total_slots":2,"holders":[]}');
-  const real = gotEtcdTransport();
+  const real = nodeEtcdTransport();
   let injected = 0;
   let intrusion = '{"total_slots":2,"holders":["intruder"]}';
   const meddling: EtcdTransport = {

@@ -5,7 +5,7 @@
  */
 import { AgentError } from "../../errors.js";
 import { noLog, noObserve, type LockObservability } from "../lock/index.js";
-import { gotEtcdTransport, type EtcdTls, type EtcdTransport } from "./transport.js";
+import { nodeEtcdTransport, type EtcdTls, type EtcdTransport } from "./transport.js";
 import {
   encode,
   gatewayErrorMessage,
@@ -50,7 +50,7 @@ export class EtcdGateway {
     }
     // `http://etcd:2379/` and `http://etcd:2379` are the same endpoint; paths are appended to it.
     this.endpoints = options.endpoints.map((e) => e.replace(/\/+$/, ""));
-    this.transport = options.transport ?? gotEtcdTransport(options.tls);
+    this.transport = options.transport ?? nodeEtcdTransport(options.tls);
     this.log = options.log ?? noLog;
     this.observe = options.observe ?? noObserve;
   }

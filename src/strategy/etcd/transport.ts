@@ -1,9 +1,9 @@
 /**
- * The one real HTTP adapter for the etcd JSON gateway: got, no got-level retries (failover and
+ * The one real HTTP adapter for the etcd JSON gateway: no retries of its own (failover and
  * backoff are decided above), TLS material passed in as PEM text. The narrow interface lets tests
  * slip a conflicting write between our read and our compare-and-swap.
  */
-import got from "got";
+import { exchange, openRequest, type HttpReply } from "../../host/http.js";
 
 export interface EtcdTls {
   /** PEM CA bundle that signed the etcd server certificates. */
@@ -34,44 +34,37 @@ export interface EtcdTransport {
   stream(request: EtcdPost): Promise<EtcdStream>;
 }
 
-export function gotEtcdTransport(tls: EtcdTls = {}): EtcdTransport {
-  const https = {
-    ...(tls.ca !== undefined ? { certificateAuthority: tls.ca } : {}),
-    ...(tls.cert !== undefined ? { certificate: tls.cert } : {}),
-    ...(tls.key !== undefined ? { key: tls.key } : {}),
-  };
-  const common = { throwHttpErrors: false, followRedirect: false, retry: { limit: 0 }, https } as const;
+/** Range and transaction replies for the semaphore's few keys are small; a cap keeps a confused server from filling memory. */
+const MAX_REPLY_BYTES = 4 * 1024 * 1024;
+
+export function nodeEtcdTransport(tls: EtcdTls = {}): EtcdTransport {
+  const request = ({ url, body, headers, timeoutMs, signal }: EtcdPost) => ({ url: new URL(url), method: "POST" as const, body, headers, timeoutMs, tls, signal });
   return {
-    async post({ url, body, headers, timeoutMs, signal }) {
-      const response = await got.post(url, { ...common, body, headers, timeout: { request: timeoutMs }, ...(signal ? { signal } : {}) });
-      return { status: response.statusCode, body: response.body };
-    },
-    stream({ url, body, headers, timeoutMs, signal }) {
+    post: (post) => exchange(request(post), MAX_REPLY_BYTES),
+    async stream(post) {
       // Only the wait for the reply headers is bounded: a watch is meant to stay open.
-      const until = { lookup: timeoutMs, connect: timeoutMs, secureConnect: timeoutMs, send: timeoutMs, response: timeoutMs };
-      const request = got.stream.post(url, { ...common, body, headers, timeout: until, ...(signal ? { signal } : {}) });
-      return new Promise<EtcdStream>((resolve, reject) => {
-        request.once("error", reject);
-        request.once("response", (response: { statusCode: number }) => {
-          request.off("error", reject);
-          resolve({ status: response.statusCode, lines: splitLines(request) });
-        });
-      });
+      const reply = await openRequest({ ...request(post), streaming: true });
+      return { status: reply.status, lines: splitLines(reply) };
     },
   };
 }
 
-async function* splitLines(source: AsyncIterable<Buffer | string>): AsyncGenerator<string> {
+/** The reply's body as trimmed non-empty lines; the reply is closed when the reader stops. */
+async function* splitLines(reply: HttpReply): AsyncGenerator<string> {
   const decoder = new TextDecoder(); // keeps a UTF-8 sequence split across chunks intact
   let pending = "";
-  for await (const chunk of source) {
-    pending += typeof chunk === "string" ? chunk : decoder.decode(chunk, { stream: true });
-    let newline: number;
-    while ((newline = pending.indexOf("\n")) >= 0) {
-      const line = pending.slice(0, newline).trim();
-      pending = pending.slice(newline + 1);
-      if (line) yield line;
+  try {
+    for await (const chunk of reply.body) {
+      pending += decoder.decode(chunk, { stream: true });
+      let newline: number;
+      while ((newline = pending.indexOf("\n")) >= 0) {
+        const line = pending.slice(0, newline).trim();
+        pending = pending.slice(newline + 1);
+        if (line) yield line;
+      }
     }
+    if (pending.trim()) yield pending.trim();
+  } finally {
+    reply.close();
   }
-  if (pending.trim()) yield pending.trim();
 }

@@ -4,9 +4,9 @@
  * restart at any point is harmless.
  */
 import { readFileSync } from "node:fs";
-import got from "got";
 import { AgentError } from "../../errors.js";
 import { systemClock, type Clock } from "../../host/clock.js";
+import { exchange, HttpRequestError } from "../../host/http.js";
 import { FLEETLOCK_BUSY_POLL, FLEETLOCK_RETRY, nextBackoff } from "../lock/backoff.js";
 import {
   noLog,
@@ -57,22 +57,17 @@ export interface FleetLockOptions extends LockObservability {
 
 const MAX_LOGGED_BODY_CHARS = 512;
 
-/** The real HTTP adapter: got, no redirects (the protocol header exists to refuse them), no got retries. */
-export function gotFleetLockHttp(ca?: string): FleetLockHttp {
+/** FleetLock replies are a short JSON object; anything this big is not one. */
+const MAX_REPLY_BYTES = 64 * 1024;
+
+/** The real HTTP adapter: no redirects (the protocol header exists to refuse them), no retries of its own. */
+export function nodeFleetLockHttp(ca?: string): FleetLockHttp {
   return {
-    async post({ url, body, headers, timeoutMs, signal }) {
-      const response = await got.post(url, {
-        body,
-        headers: { "user-agent": "update-agent", ...headers },
-        throwHttpErrors: false,
-        followRedirect: false,
-        retry: { limit: 0 },
-        timeout: { request: timeoutMs },
-        ...(ca !== undefined ? { https: { certificateAuthority: ca } } : {}),
-        ...(signal ? { signal } : {}),
-      });
-      return { status: response.statusCode, body: response.body };
-    },
+    post: ({ url, body, headers, timeoutMs, signal }) =>
+      exchange(
+        { url: new URL(url), method: "POST", headers: { "user-agent": "update-agent", ...headers }, body, timeoutMs, tls: { ca }, signal },
+        MAX_REPLY_BYTES,
+      ),
   };
 }
 
@@ -96,7 +91,7 @@ export function createFleetLock(options: FleetLockOptions): RebootLock {
   const log = options.log ?? noLog;
   const observe = options.observe ?? noObserve;
   const maxAttempts = Math.max(1, options.maxAttempts ?? 3);
-  const http = options.http ?? gotFleetLockHttp(options.caFile ? readCa(options.caFile) : undefined);
+  const http = options.http ?? nodeFleetLockHttp(options.caFile ? readCa(options.caFile) : undefined);
   const urls = { "pre-reboot": fleetLockUrl(options.baseUrl, "pre-reboot"), "steady-state": fleetLockUrl(options.baseUrl, "steady-state") };
   const body = fleetLockBody(options.id, options.group);
   const fields = { id: options.id, group: options.group };
@@ -112,7 +107,7 @@ export function createFleetLock(options: FleetLockOptions): RebootLock {
       }
       return classified;
     } catch (e) {
-      const timedOut = (e as { code?: string }).code === "ETIMEDOUT" || (e as Error).name === "TimeoutError";
+      const timedOut = e instanceof HttpRequestError && e.code === "ETIMEDOUT";
       const serverKind = timedOut ? "client_timeout" : "client_failed_request";
       observe(api, serverKind);
       return { kind: "network", serverKind, reason: (e as Error).message };
