@@ -18,6 +18,7 @@ const DATA_FILES = [
   ["units/org.updateagent.Agent.conf", "usr/share/dbus-1/system.d/org.updateagent.Agent.conf"],
   ["units/update-agent.polkit.rules", "usr/share/polkit-1/rules.d/update-agent.rules"],
   ["README.md", `${DOC_DIR}/README.md`],
+  ["LICENSE", `${DOC_DIR}/LICENSE`],
 ];
 
 /** The launchers: `exec` keeps the pid, so systemd's MAINPID is node itself (Type=notify, watchdog). */
@@ -29,6 +30,22 @@ export const LAUNCHERS = [
 function launcherText(bundle) {
   return `#!/bin/sh\n# Installed by update-agent: runs the bundled JavaScript with the system's Node.js (>= 20.19).\nexec ${NODE} ${bundle} "$@"\n`;
 }
+
+/**
+ * One luxon in each bundle. Our code imports luxon's ES module build and cron-parser requires its CommonJS build, so
+ * both would be bundled: two copies of its code and caches, and two DateTime classes (`instanceof` fails across them).
+ * Resolving every `require("luxon")` as an import leaves only the ES module build, the one our code is tested with.
+ */
+const oneLuxon = {
+  name: "one-luxon",
+  setup(build) {
+    build.onResolve({ filter: /^luxon$/ }, (args) =>
+      args.kind === "require-call"
+        ? build.resolve(args.path, { kind: "import-statement", importer: args.importer, resolveDir: args.resolveDir })
+        : undefined,
+    );
+  },
+};
 
 /**
  * Builds the tree under `root` (emptied first) from the repository at `repo`. Resolves to what the
@@ -57,6 +74,7 @@ export async function stage(repo, root) {
     keepNames: true,
     metafile: true,
     logLevel: "warning",
+    plugins: [oneLuxon],
   });
 
   for (const [from, to] of DATA_FILES) await install(join(repo, from), join(root, to), 0o644);

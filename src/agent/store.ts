@@ -6,7 +6,7 @@ export function agentStateFile(root: string, log?: (level: "warn" | "info", msg:
   return new StateFile<AgentState>({
     path: statePath(root),
     schemaVersion: STATE_SCHEMA_VERSION,
-    schema: AgentStateSchema as never,
+    schema: AgentStateSchema,
     initial: initialAgentState,
     ...(log ? { log } : {}),
   });

@@ -3,7 +3,7 @@
  * is parsed with it (so each value is checked and normalized where it was written), and its defaults are
  * the settings when no fragment sets a key. Rules that span keys (a strategy needing its URL) live in rules.ts.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import {
   closestName,
   parseAbsolutePath,
@@ -33,12 +33,12 @@ const expected = (what: string) => (issue: { input?: unknown }) => `expected ${w
 
 function integer(min: number, max: number) {
   const error = expected(`an integer from ${min} to ${max}`);
-  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+  return z.number({ error }).check(z.int({ error }), z.minimum(min, { error }), z.maximum(max, { error }));
 }
 
 function decimal(min: number, max: number) {
   const error = expected(`a number from ${min} to ${max}`);
-  return z.number({ error }).min(min, { error }).max(max, { error });
+  return z.number({ error }).check(z.minimum(min, { error }), z.maximum(max, { error }));
 }
 
 const boolean = () => z.boolean({ error: expected("true or false") });
@@ -55,12 +55,15 @@ function oneOf<const T extends readonly string[]>(values: T, shown: readonly str
 
 /** A string checked by one of the pure parsers in values.ts; its message becomes the key's error. */
 function text<T>(parse: (input: string) => Parsed<T>) {
-  return z.string({ error: expected("a string") }).transform((input, ctx): T => {
-    const result = parse(input);
-    if (result.ok) return result.value;
-    ctx.issues.push({ code: "custom", message: result.message, input, params: { hint: result.hint } });
-    return z.NEVER;
-  });
+  return z.pipe(
+    z.string({ error: expected("a string") }),
+    z.transform((input: string, ctx): T => {
+      const result = parse(input);
+      if (result.ok) return result.value;
+      ctx.issues.push({ code: "custom", message: result.message, input, params: { hint: result.hint } });
+      return z.NEVER;
+    }),
+  );
 }
 
 /** Zincati reads "" as "no FleetLock URL", which only matters when the strategy needs one (rules.ts). */
@@ -74,17 +77,19 @@ export type CronWindow = { kind: "cron"; cron: string; length_minutes: number };
 export type WindowSettings = WeeklyWindow | CronWindow;
 
 /** `[[updates.periodic.window]]`: Zincati's weekly form, or our cron form; never both in one entry. */
-const windowSchema = z
-  .strictObject(
-    {
-      days: z.array(text(parseWeekday), { error: expected("an array of weekdays") }).optional(),
-      start_time: text(parseStartTime).optional(),
-      cron: text(parseCron).optional(),
-      length_minutes: integer(1, WEEK_MINUTES).optional(),
-    },
-    { error: expected("a table") },
-  )
-  .transform((entry, ctx): WindowSettings => {
+const windowEntry = z.strictObject(
+  {
+    days: z.optional(z.array(text(parseWeekday), { error: expected("an array of weekdays") })),
+    start_time: z.optional(text(parseStartTime)),
+    cron: z.optional(text(parseCron)),
+    length_minutes: z.optional(integer(1, WEEK_MINUTES)),
+  },
+  { error: expected("a table") },
+);
+
+const windowSchema = z.pipe(
+  windowEntry,
+  z.transform((entry: z.output<typeof windowEntry>, ctx): WindowSettings => {
     const fail = (message: string, path: string[] = []) => {
       ctx.issues.push({ code: "custom", message, input: entry, path });
       return z.NEVER;
@@ -102,91 +107,96 @@ const windowSchema = z
       start_time: entry.start_time,
       length_minutes: entry.length_minutes,
     };
-  });
+  }),
+);
 
 /** A table of settings: unknown keys are reported (as warnings, see fragment.ts) and absent keys take defaults. */
 const section = <T extends z.core.$ZodLooseShape>(shape: T) =>
   // Cast: inside this generic helper zod cannot see that every key of the shape is optional or defaulted.
-  z.strictObject(shape, { error: expected("a table") }).prefault({} as never);
+  z.prefault(z.strictObject(shape, { error: expected("a table") }), {} as never);
 
 const STRATEGIES = ["immediate", "periodic", "fleet_lock", "etcd_lock"] as const;
 export type Strategy = (typeof STRATEGIES)[number];
+
+/** An empty strategy (`strategy = ""`) means the default, "immediate". */
+const strategy = z.pipe(
+  oneOf(["", ...STRATEGIES], STRATEGIES),
+  z.transform((s: "" | Strategy): Strategy => (s === "" ? "immediate" : s)),
+);
 
 export const settingsSchema = z.strictObject(
   {
     agent: section({
       timing: section({
-        steady_interval_secs: seconds().default(300),
-        retry_interval_secs: seconds().default(300),
-        end_interval_secs: seconds().default(10_800),
-        postponement_interval_secs: seconds().default(60),
-        max_deploy_attempts: integer(1, 1_000_000).default(12),
-        jitter_percent: decimal(0, 100).default(10),
+        steady_interval_secs: z._default(seconds(), 300),
+        retry_interval_secs: z._default(seconds(), 300),
+        end_interval_secs: z._default(seconds(), 10_800),
+        postponement_interval_secs: z._default(seconds(), 60),
+        max_deploy_attempts: z._default(integer(1, 1_000_000), 12),
+        jitter_percent: z._default(decimal(0, 100), 10),
       }),
-      log_format: oneOf(["text", "json"]).default("text"),
+      log_format: z._default(oneOf(["text", "json"]), "text"),
     }),
     cincinnati: section({
-      base_url: text(parseBaseUrl).default(FEDORA_COREOS_CINCINNATI_URL),
-      ca_file: text(parseAbsolutePath).optional(),
-      connect_timeout_secs: seconds().default(15),
-      timeout_secs: seconds().default(120),
-      max_body_bytes: integer(1, Number.MAX_SAFE_INTEGER).default(33_554_432),
-      client_throttling: boolean().default(false),
+      base_url: z._default(text(parseBaseUrl), FEDORA_COREOS_CINCINNATI_URL),
+      ca_file: z.optional(text(parseAbsolutePath)),
+      connect_timeout_secs: z._default(seconds(), 15),
+      timeout_secs: z._default(seconds(), 120),
+      max_body_bytes: z._default(integer(1, Number.MAX_SAFE_INTEGER), 33_554_432),
+      client_throttling: z._default(boolean(), false),
     }),
     identity: section({
-      group: text(parseGroup).default("default"),
-      node_uuid: text(parseNodeUuid).optional(),
-      rollout_wariness: decimal(0, 1).optional(),
-      platform: text(parsePlatform).optional(),
+      group: z._default(text(parseGroup), "default"),
+      node_uuid: z.optional(text(parseNodeUuid)),
+      rollout_wariness: z.optional(decimal(0, 1)),
+      platform: z.optional(text(parsePlatform)),
     }),
     updates: section({
-      enabled: boolean().default(true),
-      allow_downgrade: boolean().default(false),
-      strategy: oneOf(["", ...STRATEGIES], STRATEGIES)
-        .transform((s): Strategy => (s === "" ? "immediate" : s))
-        .default("immediate"),
-      lock_only_in_windows: boolean().default(false),
+      enabled: z._default(boolean(), true),
+      allow_downgrade: z._default(boolean(), false),
+      strategy: z._default(strategy, "immediate"),
+      lock_only_in_windows: z._default(boolean(), false),
       fleet_lock: section({
-        base_url: text(optionalBaseUrl).optional(),
-        timeout_secs: seconds().default(30),
-        ca_file: text(parseAbsolutePath).optional(),
+        base_url: z.optional(text(optionalBaseUrl)),
+        timeout_secs: z._default(seconds(), 30),
+        ca_file: z.optional(text(parseAbsolutePath)),
       }),
       etcd_lock: section({
-        endpoints: z.array(text(parseHttpUrl), { error: expected("an array of http(s) URLs") }).default([]),
-        ca_file: text(parseAbsolutePath).optional(),
-        cert_file: text(parseAbsolutePath).optional(),
-        key_file: text(parseAbsolutePath).optional(),
-        username: z.string({ error: expected("a string") }).optional(),
-        password_file: text(parseAbsolutePath).optional(),
-        ttl_secs: seconds(0).default(0),
-        key_prefix: z
-          .string({ error: expected("a string") })
-          .min(1, { error: expected("a non-empty key prefix") })
-          .default("com.coreos.airlock"),
-        timeout_secs: seconds().default(10),
+        endpoints: z._default(z.array(text(parseHttpUrl), { error: expected("an array of http(s) URLs") }), []),
+        ca_file: z.optional(text(parseAbsolutePath)),
+        cert_file: z.optional(text(parseAbsolutePath)),
+        key_file: z.optional(text(parseAbsolutePath)),
+        username: z.optional(z.string({ error: expected("a string") })),
+        password_file: z.optional(text(parseAbsolutePath)),
+        ttl_secs: z._default(seconds(0), 0),
+        key_prefix: z._default(
+          z.string({ error: expected("a string") }).check(z.minLength(1, { error: expected("a non-empty key prefix") })),
+          "com.coreos.airlock",
+        ),
+        timeout_secs: z._default(seconds(), 10),
       }),
       periodic: section({
-        time_zone: text(parseTimeZone).default("UTC"),
-        window: z.array(windowSchema, { error: expected("an array of tables ([[updates.periodic.window]])") }).default([]),
+        time_zone: z._default(text(parseTimeZone), "UTC"),
+        window: z._default(z.array(windowSchema, { error: expected("an array of tables ([[updates.periodic.window]])") }), []),
       }),
       interactive: section({
-        check_sessions: boolean().default(true),
-        grace_period_minutes: integer(0, WEEK_MINUTES).default(10),
+        check_sessions: z._default(boolean(), true),
+        grace_period_minutes: z._default(integer(0, WEEK_MINUTES), 10),
       }),
       hooks: section({
-        timeout_secs: seconds().default(300),
+        timeout_secs: z._default(seconds(), 300),
       }),
     }),
     health: section({
-      enabled: boolean().default(true),
-      check_timeout_secs: seconds().default(300),
-      max_boot_attempts: integer(1, 100).default(3),
-      on_failure: oneOf(["rollback", "hold"]).default("rollback"),
-      greenboot_dirs: boolean().default(true),
-      halt_on_failure: boolean().default(false),
+      enabled: z._default(boolean(), true),
+      check_timeout_secs: z._default(seconds(), 300),
+      max_boot_attempts: z._default(integer(1, 100), 3),
+      on_failure: z._default(oneOf(["rollback", "hold"]), "rollback"),
+      greenboot_dirs: z._default(boolean(), true),
+      halt_on_failure: z._default(boolean(), false),
     }),
     metrics: section({
-      listen: text(parseLoopbackListen).optional(),
+      listen: z.optional(text(parseLoopbackListen)),
     }),
   },
   { error: expected("a table") },

@@ -7,41 +7,43 @@
  * release never booted → `rolled-back` once the previous release has booted and been checked. `held` is the
  * end state of a failure under `on_failure = "hold"`. `verified` and `rolled-back` only inform status.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 
 /** A release as the verification record names it; matched by payload. */
-export const VerifiedReleaseSchema = z.object({ version: z.string(), payload: z.string().min(1) });
+export const VerifiedReleaseSchema = z.object({ version: z.string(), payload: z.string().check(z.minLength(1)) });
 export type VerifiedRelease = z.infer<typeof VerifiedReleaseSchema>;
 
-const timestamp = z.string().min(1);
+const timestamp = z.string().check(z.minLength(1));
+/** A 1-based count of boot attempts. */
+const attempts = z.number().check(z.int(), z.positive());
 
 export const PendingVerificationSchema = z.object({
   kind: z.literal("pending"),
   /** The release being verified: the one just finalized. */
   release: VerifiedReleaseSchema,
   /** Boot attempt into `release`: 1 on the first boot, +1 for every reboot-again after failed checks. */
-  attempt: z.number().int().positive(),
+  attempt: attempts,
   finalizedAt: timestamp,
   /** The release that was booted when `release` was finalized: where a fallback or rollback lands. */
   previous: VerifiedReleaseSchema,
   /** Required checks that failed on earlier attempts, for the final denylist reason. */
-  failedChecks: z.array(z.string()).default([]),
+  failedChecks: z._default(z.array(z.string()), []),
   /**
    * `/proc/sys/kernel/random/boot_id` when the record was written: if the agent starts again in the same boot,
    * no reboot has happened, so the release cannot have failed to boot.
    */
-  bootId: z.string().optional(),
+  bootId: z.optional(z.string()),
   /**
    * The boot in which the agent asked for the reboot into attempt `attempt`. Starting again in that same boot means
    * the reboot never happened (refused, or the agent was restarted first): ask for it again, count nothing.
    */
-  rebootRequestedIn: z.string().optional(),
+  rebootRequestedIn: z.optional(z.string()),
 });
 export type PendingVerification = z.infer<typeof PendingVerificationSchema>;
 
 export const BootRecordSchema = z.discriminatedUnion("kind", [
   PendingVerificationSchema,
-  z.object({ kind: z.literal("verified"), release: VerifiedReleaseSchema, attempts: z.number().int().positive(), at: timestamp }),
+  z.object({ kind: z.literal("verified"), release: VerifiedReleaseSchema, attempts, at: timestamp }),
   z.object({
     kind: z.literal("rolling-back"),
     from: VerifiedReleaseSchema,

@@ -7,7 +7,8 @@
  */
 import { chmod, mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import type { z } from "zod";
+import { safeParse, type core } from "zod/mini";
+import { en } from "zod/locales";
 import { AgentError, errnoCode } from "../errors.js";
 
 export type StateLogLevel = "warn" | "info";
@@ -16,7 +17,7 @@ export interface StateFileOptions<T> {
   path: string;
   /** Written on every save. Older files go through `migrate`; newer ones are moved aside. */
   schemaVersion: number;
-  schema: z.ZodType<T>;
+  schema: core.$ZodType<T>;
   initial: () => T;
   /** Turns the `state` of an older file (`fromVersion` < `schemaVersion`) into the current shape. */
   migrate?: (fromVersion: number, raw: unknown) => unknown;
@@ -36,7 +37,10 @@ const DIR_MODE = 0o755;
 /** Why a file's content cannot be used; becomes the STATE_CORRUPT message. */
 class Unusable extends Error {}
 
-function describeIssues(error: z.ZodError): string {
+/** zod/mini has no messages of its own: issues get the English ones `zod` would give ("Invalid input: expected …"). */
+const PARSE_OPTIONS = { error: en().localeError };
+
+function describeIssues(error: core.$ZodError): string {
   return error.issues
     .slice(0, 3)
     .map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "(root)"}: ${issue.message}`)
@@ -140,7 +144,7 @@ export class StateFile<T> {
 
   /** Resolves once this state (or a later one) is durable on disk. Throws STATE_IO on failure. */
   save(state: T): Promise<void> {
-    const parsed = this.opts.schema.safeParse(state);
+    const parsed = safeParse(this.opts.schema, state, PARSE_OPTIONS);
     if (!parsed.success) {
       return Promise.reject(
         new AgentError("INTERNAL", `refusing to save a state that does not match its schema: ${describeIssues(parsed.error)}`, {
@@ -185,7 +189,7 @@ export class StateFile<T> {
       }
       this.opts.log?.("info", `${this.path}: migrated state from schema version ${version} to ${this.opts.schemaVersion}`);
     }
-    const parsed = this.opts.schema.safeParse(raw);
+    const parsed = safeParse(this.opts.schema, raw, PARSE_OPTIONS);
     if (!parsed.success) {
       throw new Unusable(`state does not match schema version ${this.opts.schemaVersion}: ${describeIssues(parsed.error)}`);
     }

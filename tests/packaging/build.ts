@@ -35,6 +35,7 @@ export function expectedFiles(): Map<string, number> {
     ["usr/share/dbus-1/system.d/org.updateagent.Agent.conf", 0o644],
     ["usr/share/polkit-1/rules.d/update-agent.rules", 0o644],
     ["usr/share/doc/update-agent/README.md", 0o644],
+    ["usr/share/doc/update-agent/LICENSE", 0o644],
     ["usr/share/doc/update-agent/bundled-licenses.txt", 0o644],
     ["usr/share/doc/update-agent/agentd.cjs.LEGAL.txt", 0o644],
     ["usr/share/doc/update-agent/agentctl.cjs.LEGAL.txt", 0o644],
@@ -50,6 +51,7 @@ export function expectedFiles(): Map<string, number> {
 
 /** Where each installed file comes from in the repository (the rest are generated). */
 export const SOURCES: Record<string, string> = {
+  "usr/share/doc/update-agent/LICENSE": "LICENSE",
   "usr/lib/systemd/system/update-agent.service": "units/update-agent.service",
   "usr/lib/sysusers.d/update-agent.conf": "units/update-agent.sysusers",
   "usr/lib/tmpfiles.d/update-agent.conf": "units/update-agent.tmpfiles",

@@ -82,6 +82,14 @@ describe("the staged tree", () => {
     });
   }
 
+  // Our code imports luxon's ES module build and cron-parser requires its CommonJS build; the stage makes them one.
+  for (const name of ["agentd.cjs", "agentctl.cjs"]) {
+    test(`${name} holds one copy of luxon`, () => {
+      const code = readFileSync(join(lib, name), "utf8");
+      assert.equal(code.match(/missing Intl\.DateTimeFormat\.formatToParts support/g)?.length, 1);
+    });
+  }
+
   test("the launchers exec the bundles with the system node, passing every argument", () => {
     const launchers = { "usr/bin/agentctl": "agentctl.cjs", "usr/libexec/update-agent/agentd": "agentd.cjs" };
     for (const [path, bundle] of Object.entries(launchers)) {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { StateFile, STATE_PATH, statePath, type StateFileOptions } from "../../src/state/index.js";
 import { AgentError } from "../../src/errors.js";
 
@@ -18,7 +18,7 @@ function tempRoot(): string {
   return root;
 }
 
-const CounterSchema = z.object({ counter: z.number().int().nonnegative(), note: z.string() });
+const CounterSchema = z.object({ counter: z.number().check(z.int(), z.nonnegative()), note: z.string() });
 type Counter = z.infer<typeof CounterSchema>;
 
 const FIXED_NOW = new Date("2025-01-31T12:00:00.123Z");
@@ -123,6 +123,14 @@ describe("StateFile", () => {
     const { warnings, state } = await counterFile(path).file.load();
     assert.deepEqual(state, { counter: 0, note: "initial" });
     assertCorruptWarning(warnings, path, /counter/);
+  });
+
+  // zod/mini carries no messages of its own; the state file asks for zod's English ones.
+  test("the warning quotes the schema's message for the bad field", async () => {
+    const path = join(tempRoot(), "state.json");
+    writeDocument(path, { schema_version: 2, state: { counter: "three", note: "x" } });
+    const { warnings } = await counterFile(path).file.load();
+    assertCorruptWarning(warnings, path, /: counter: Invalid input: expected number, received string;/);
   });
 
   test("an envelope without schema_version or state is moved aside", async () => {
