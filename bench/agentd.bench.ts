@@ -1,5 +1,6 @@
 /**
- * agentd's footprint when idle, in its shipped form (the esbuild bundle from packaging/build.mjs), against
+ * agentd's footprint when idle, in its shipped form (the esbuild bundle from packaging/build.mjs, with the node flags
+ * of its launcher), against
  * a bare Node.js process that does nothing:
  * - idle RSS of agentd / idle RSS of `node -e 'setInterval(()=>{},1e9)'`; target ≤ 1.35;
  * - CPU milliseconds per idle minute (all threads); target ≤ 30;
@@ -48,13 +49,23 @@ function median(values: number[]): number {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The shipped bundle, built into a temp dir; bin/agentd.js (tsx) when the build fails. */
+/** The shipped bundle, built into a temp dir and run with the launcher's node flags; bin/agentd.js (tsx) when the build fails. */
 function buildAgentd(out: string): { args: string[]; form: string } {
   const built = spawnSync(process.execPath, [join(REPO, "packaging/build.mjs"), "--out", out], { encoding: "utf8" });
   const bundle = join(out, "root/usr/lib/update-agent/agentd.cjs");
-  if (built.status === 0 && existsSync(bundle)) return { args: [bundle], form: "bundle agentd.cjs" };
+  if (built.status === 0 && existsSync(bundle)) {
+    const flags = launcherNodeFlags(join(out, "root/usr/libexec/update-agent/agentd"));
+    return { args: [...flags, bundle], form: `bundle agentd.cjs with its launcher's flags (node ${flags.join(" ")})` };
+  }
   console.log(`bundle build failed (${built.stderr.trim() || `exit ${built.status}`}); measuring bin/agentd.js (tsx) instead`);
   return { args: [join(REPO, "bin/agentd.js")], form: "bin/agentd.js via tsx (bundle build FAILED)" };
+}
+
+/** The node options in the launcher's `exec /usr/bin/node [FLAGS] BUNDLE "$@"` line. */
+function launcherNodeFlags(launcher: string): string[] {
+  const exec = readFileSync(launcher, "utf8").split("\n").find((line) => line.startsWith("exec "));
+  if (exec === undefined) throw new Error(`${launcher}: no exec line`);
+  return exec.split(/\s+/).slice(2, -2);
 }
 
 function rssKiB(pid: number): number {

@@ -10,7 +10,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { lstat, readdir, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { performance } from "node:perf_hooks";
 import { StringDecoder } from "node:string_decoder";
 import { errnoCode } from "../errors.js";
 
@@ -187,7 +186,7 @@ function failedToStart(name: string, path: string, error: string, durationMs = 0
 function runPart(plan: { name: string; path: string; argv: string[] }, env: Record<string, string>, opts: RunPartsOptions): Promise<PartResult> {
   const tail = new OutputTail(opts.tailLines ?? DEFAULT_TAIL_LINES);
   const graceMs = opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
-  const started = performance.now();
+  const started = process.hrtime.bigint(); // monotonic, without loading perf_hooks into the daemon
   const [file, ...args] = plan.argv as [string, ...string[]];
 
   return new Promise<PartResult>((resolve) => {
@@ -234,7 +233,7 @@ function runPart(plan: { name: string; path: string; argv: string[] }, env: Reco
       child.stderr?.destroy();
       out.end();
       err.end();
-      const durationMs = Math.round(performance.now() - started);
+      const durationMs = Number((process.hrtime.bigint() - started) / 1_000_000n);
       if (startError !== undefined) {
         resolve(failedToStart(plan.name, plan.path, startError, durationMs, tail.text()));
         return;

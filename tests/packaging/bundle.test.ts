@@ -91,11 +91,15 @@ describe("the staged tree", () => {
   }
 
   test("the launchers exec the bundles with the system node, passing every argument", () => {
-    const launchers = { "usr/bin/agentctl": "agentctl.cjs", "usr/libexec/update-agent/agentd": "agentd.cjs" };
-    for (const [path, bundle] of Object.entries(launchers)) {
+    // The daemon runs in V8's lite mode (less memory, no optimizing compiler); agentctl as node starts.
+    const launchers = {
+      "usr/bin/agentctl": 'exec /usr/bin/node /usr/lib/update-agent/agentctl.cjs "$@"',
+      "usr/libexec/update-agent/agentd": 'exec /usr/bin/node --lite-mode /usr/lib/update-agent/agentd.cjs "$@"',
+    };
+    for (const [path, exec] of Object.entries(launchers)) {
       const text = readFileSync(join(built.root, path), "utf8");
       assert.match(text, /^#!\/bin\/sh\n/);
-      assert.match(text, new RegExp(`^exec /usr/bin/node /usr/lib/update-agent/${bundle.replace(".", "\\.")} "\\$@"$`, "m"));
+      assert.equal(text.split("\n").at(-2), exec);
       assert.equal(spawnSync("sh", ["-n", join(built.root, path)]).status, 0);
     }
     // Run agentctl's launcher against the staged tree: same script, paths moved under the stage.
