@@ -69,6 +69,7 @@ export function openRequest(request: HttpRequest): Promise<HttpReply> {
   });
   let response: http.IncomingMessage | undefined;
   let failure: Error | undefined;
+  const deadline = setTimeout(() => fail(new HttpRequestError("ETIMEDOUT", `no complete answer within ${request.timeoutMs} ms`, "request")), request.timeoutMs);
   let connectDeadline: NodeJS.Timeout | undefined;
   const settle = () => {
     clearTimeout(deadline);
@@ -91,7 +92,6 @@ export function openRequest(request: HttpRequest): Promise<HttpReply> {
     }
   };
 
-  const deadline = setTimeout(() => fail(new HttpRequestError("ETIMEDOUT", `no complete answer within ${request.timeoutMs} ms`, "request")), request.timeoutMs);
   if (request.connectTimeoutMs !== undefined) {
     const ms = request.connectTimeoutMs;
     connectDeadline = setTimeout(() => fail(new HttpRequestError("ETIMEDOUT", `could not connect within ${ms} ms`, "connect")), ms);
