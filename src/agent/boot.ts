@@ -10,15 +10,15 @@ import type { DeploymentManager } from "../deploy/port.js";
 import type { DeploymentStatus } from "../deploy/deployment.js";
 import type { Metrics } from "../api/metrics.js";
 import type { Logger } from "../host/log.js";
-import { isAgentError } from "../errors.js";
 import { BOOT_STATUS_MOTD_NAME, writeMotd } from "../host/motd.js";
-import { childEnv } from "../host/notify.js";
 import { runGreen, runHealthChecks, runRed, type RunChecksOptions } from "../health/checks.js";
 import { decideBoot, type BootEffect, type HealthInput } from "../health/verdict.js";
 import type { HealthReport } from "../health/report.js";
 import { bootStatusMotd } from "../health/render.js";
 import type { VerifiedRelease } from "../health/record.js";
-import { POST_BOOT_HOOKS_DIR, runHooks, type Runtime, type RuntimeInputs } from "./runtime.js";
+import { childEnvVars, POST_BOOT_HOOKS_DIR, runHooks, type Runtime, type RuntimeInputs } from "./runtime.js";
+import { addToDenylist, withBootRecord } from "./machine.js";
+import { describeError } from "./errors.js";
 import type { AgentState, Phase } from "./state.js";
 
 export interface BootVerificationInput {
@@ -48,8 +48,7 @@ const release = (d: { version: string; payload: string } | undefined): VerifiedR
   d ? { version: d.version, payload: d.payload } : undefined;
 
 function checkOptions(i: BootVerificationInput): RunChecksOptions {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(childEnv(i.env))) if (v !== undefined) env[k] = v;
+  const env = childEnvVars(i.env);
   // Checks may depend on what is booted (a migration that only the new release needs, ...).
   env.UPDATE_AGENT_BOOTED_VERSION = i.status.booted.version;
   env.UPDATE_AGENT_BOOTED_PAYLOAD = i.status.booted.payload;
@@ -88,8 +87,7 @@ export async function verifyBoot(i: BootVerificationInput): Promise<AgentState> 
     const decision = decideBoot({ record: state.boot ?? null, facts, health, config, now: new Date() });
     const logAt = decision.severity === "error" ? "error" : decision.severity === "warning" ? "warn" : "info";
     log[logAt](decision.message);
-    const { boot: _old, ...rest } = state;
-    state = decision.record ? { ...rest, boot: decision.record } : rest;
+    state = withBootRecord(state, decision.record ?? undefined);
     const effects = decision.effects;
     if (effects.some((e) => e.kind === "run-checks")) {
       const report = await runHealthChecks(checkOptions(i));
@@ -119,7 +117,7 @@ async function attempt(i: BootVerificationInput, what: string, step: () => Promi
     await step();
     return true;
   } catch (e) {
-    const message = `could not ${what}: ${isAgentError(e) ? e.describe() : e instanceof Error ? e.message : String(e)}; ` +
+    const message = `could not ${what}: ${describeError(e)}; ` +
       "staying on this release and keeping the reboot slot. Restart update-agent to try again";
     i.log.error(message);
     setPhase({ kind: "held", message });
@@ -181,7 +179,7 @@ async function carryOut(i: BootVerificationInput, initial: AgentState, effects: 
         break;
       case "denylist":
         if (!state.denylist.some((d) => d.payload === effect.release.payload)) {
-          state = { ...state, denylist: [...state.denylist, { ...effect.release, reason: effect.reason, at: new Date().toISOString(), source: "local" }] };
+          state = addToDenylist(state, effect.release, effect.reason, new Date());
           i.log.error(`release ${effect.release.version} denylisted: ${effect.reason}`);
         }
         await i.recordFleetDenylist?.(effect.release, effect.reason).catch((e: unknown) =>

@@ -9,7 +9,7 @@ import type { GateResult } from "./machine.js";
 import { transition, type AgentEvent, type Effect, type Policy } from "./machine.js";
 import type { AgentState, ReleaseRef } from "./state.js";
 import { nextDelayMs, type Timing } from "./timing.js";
-import { errorRecord } from "./errors.js";
+import { describeError, errorRecord } from "./errors.js";
 import type { CheckOutcome } from "./check.js";
 import type { Progress } from "./view.js";
 import type { DeploymentManager } from "../deploy/port.js";
@@ -218,7 +218,7 @@ export class Driver {
         try {
           await ports.deploy.cleanupPending();
         } catch (e) {
-          ports.log.warn(`failed to clean up the staged deployment: ${errorRecord(e, now()).message}`);
+          ports.log.warn(`failed to clean up the staged deployment: ${describeError(e)}`);
         }
         return [{ type: "cleaned-up" }];
       case "evaluate-gate": {

@@ -63,7 +63,8 @@ export interface Step {
 
 const stay = (state: AgentState): Step => ({ state, effects: [] });
 
-function withPhase(state: AgentState, phase: Phase, now: Date): AgentState {
+/** `state` in `phase`; `last_state_change` moves only when the kind of phase does. */
+export function withPhase(state: AgentState, phase: Phase, now: Date): AgentState {
   const changed = phase.kind !== state.phase.kind;
   return { ...state, phase, ...(changed ? { last_state_change: now.toISOString() } : {}) };
 }
@@ -76,10 +77,17 @@ function denylisted(state: AgentState, payload: string): boolean {
   return state.denylist.some((e) => e.payload === payload);
 }
 
-function addToDenylist(state: AgentState, target: ReleaseRef, reason: string, now: Date): AgentState {
+/** `target` on this node's denylist (once: an entry already there is kept as it is). */
+export function addToDenylist(state: AgentState, target: { version: string; payload: string }, reason: string, now: Date): AgentState {
   if (denylisted(state, target.payload)) return state;
   const entry: DenylistEntry = { payload: target.payload, version: target.version, reason, at: now.toISOString(), source: "local" };
   return { ...state, denylist: [...state.denylist, entry] };
+}
+
+/** `state` with its boot-verification record replaced (or removed). */
+export function withBootRecord(state: AgentState, record: BootRecord | undefined): AgentState {
+  const { boot: _old, ...rest } = state;
+  return record ? { ...rest, boot: record } : rest;
 }
 
 function graphDue(state: AgentState, now: Date, policy: Policy): boolean {
@@ -121,10 +129,8 @@ function control(state: AgentState, event: AgentEvent, now: Date, policy: Policy
   switch (event.type) {
     case "pause":
       return stay({ ...state, paused_until: event.until });
-    case "boot-recorded": {
-      const { boot: _old, ...rest } = state;
-      return stay(event.record ? { ...rest, boot: event.record } : rest);
-    }
+    case "boot-recorded":
+      return stay(withBootRecord(state, event.record));
     case "resume": {
       const { paused_until: _dropped, ...rest } = state;
       return transition(rest, { type: "tick" }, now, policy);

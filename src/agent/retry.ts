@@ -1,7 +1,7 @@
 /** Retrying start-up steps with capped exponential backoff (Zincati: 1 s doubling to 256 s). */
-import { isAgentError } from "../errors.js";
 import { systemClock } from "../host/clock.js";
 import type { Logger } from "../host/log.js";
+import { describeError } from "./errors.js";
 
 const FIRST_DELAY_MS = 1_000;
 const MAX_DELAY_MS = 256_000;
@@ -25,7 +25,7 @@ export async function withBackoff<T>(o: BackoffOptions<T>): Promise<T> {
       return await o.attempt();
     } catch (e) {
       o.onFailure?.();
-      const message = isAgentError(e) ? e.describe() : e instanceof Error ? e.message : String(e);
+      const message = describeError(e);
       if (o.signal.aborted || Date.now() + delay > deadline) throw e;
       o.log.warn(`failed to ${o.what}: ${message}; retrying in ${Math.round(delay / 1000)} s`);
       await systemClock.sleep(delay, o.signal).catch(() => undefined);

@@ -111,12 +111,17 @@ function scheduleFor(inputs: RuntimeInputs): Schedule | undefined {
   return buildSchedule(settings.updates.periodic, zone);
 }
 
+/** The environment hooks and health checks start from: ours without sd_notify's variables, unset ones left out. */
+export function childEnvVars(env: NodeJS.ProcessEnv): Record<string, string> {
+  const vars: Record<string, string> = {};
+  for (const [k, v] of Object.entries(childEnv(env))) if (v !== undefined) vars[k] = v;
+  return vars;
+}
+
 /** `from`: the release the node is moving away from; by default the booted one (right for pre-reboot hooks). */
 function hookEnv(inputs: RuntimeInputs, target: ReleaseRef, from: { version: string; payload: string } = inputs.identity.current): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(childEnv(inputs.env))) if (v !== undefined) env[k] = v;
   return {
-    ...env,
+    ...childEnvVars(inputs.env),
     UPDATE_AGENT_OLD_VERSION: from.version,
     UPDATE_AGENT_OLD_PAYLOAD: from.payload,
     UPDATE_AGENT_NEW_VERSION: target.version,

@@ -49,7 +49,6 @@ export const PhaseSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("held"), message: z.string() }),
 ]);
 export type Phase = z.infer<typeof PhaseSchema>;
-export type PhaseKind = Phase["kind"];
 
 export const DenylistEntrySchema = z.object({
   payload: z.string(),

@@ -43,8 +43,8 @@ const WEEKDAY_ABBREVIATIONS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"] 
 function formatCheckTime(iso: string): string {
   // Zincati prints `%a %Y-%m-%d %H:%M:%S %Z` in UTC.
   const d = new Date(iso);
-  const day = WEEKDAY_ABBREVIATIONS[d.getUTCDay()];
-  return `${day} ${d.toISOString().slice(0, 10)} ${d.toISOString().slice(11, 19)} UTC`;
+  const utc = d.toISOString();
+  return `${WEEKDAY_ABBREVIATIONS[d.getUTCDay()]} ${utc.slice(0, 10)} ${utc.slice(11, 19)} UTC`;
 }
 
 export function targetOf(state: AgentState): ReleaseRef | null {

@@ -5,6 +5,8 @@
 import { Message, type MessageBus } from "@jellybrick/dbus-next";
 import { AgentError } from "../errors.js";
 import { connectSystemBus } from "../host/dbus.js";
+import { dbusErrorName } from "../deploy/dbus-errors.js";
+import { withTimeout } from "../deploy/timing.js";
 import type { StatusView } from "../agent/view.js";
 import { AGENT_BUS_NAME, AGENT_INTERFACE, AGENT_OBJECT_PATH } from "./agent-service.js";
 
@@ -16,20 +18,8 @@ const NOT_RUNNING = new Set([
 
 const CALL_TIMEOUT_MS = 10_000;
 
-function dbusErrorName(e: unknown): string | undefined {
-  return typeof e === "object" && e !== null && "type" in e ? String((e as { type: unknown }).type) : undefined;
-}
-
-async function withTimeout<T>(what: string, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new AgentError("DAEMON_UNAVAILABLE", `no answer from agentd in ${CALL_TIMEOUT_MS / 1000} s`, { where: what })), CALL_TIMEOUT_MS);
-  });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+function answerInTime<T>(where: string, p: Promise<T>): Promise<T> {
+  return withTimeout(p, CALL_TIMEOUT_MS, () => new AgentError("DAEMON_UNAVAILABLE", `no answer from agentd in ${CALL_TIMEOUT_MS / 1000} s`, { where }));
 }
 
 export class AgentClient {
@@ -43,7 +33,7 @@ export class AgentClient {
   async status(): Promise<StatusView | undefined> {
     const where = `${AGENT_INTERFACE}.Status`;
     try {
-      const reply = await withTimeout(
+      const reply = await answerInTime(
         where,
         this.bus.call(
           new Message({
@@ -69,7 +59,7 @@ export class AgentClient {
   async control(member: "CheckNow" | "ApplyNow" | "PauseUntil" | "Resume", args: { signature: string; body: unknown[] } = { signature: "", body: [] }): Promise<void> {
     const where = `${AGENT_INTERFACE}.${member}`;
     try {
-      await withTimeout(
+      await answerInTime(
         where,
         this.bus.call(
           new Message({ destination: AGENT_BUS_NAME, path: AGENT_OBJECT_PATH, interface: AGENT_INTERFACE, member, signature: args.signature, body: args.body }),

@@ -4,7 +4,7 @@
  * again, so `config validate` lists everything at once and the good values still take part in the merge.
  */
 import { AgentError } from "../errors.js";
-import { formatKeyPath, knownKeysAt, SETTING_PATHS, WINDOW_KEY, type KeyPath } from "./keys.js";
+import { formatKeyPath, knownKeysAt, SETTING_PATHS, valueAt, WINDOW_KEY, type KeyPath } from "./keys.js";
 import { isTable, type RawTable } from "./parse.js";
 import { settingsSchema, type Settings, type WindowSettings } from "./schema.js";
 import { closestName } from "./values.js";
@@ -116,12 +116,6 @@ function hasAt(raw: RawTable, path: readonly string[]): boolean {
     node = node[segment];
   }
   return node !== undefined;
-}
-
-function valueAt(data: unknown, path: readonly string[]): unknown {
-  let node = data;
-  for (const segment of path) node = (node as Record<string, unknown>)[segment];
-  return node;
 }
 
 const MISPLACED_WINDOW_HINT =

@@ -22,6 +22,13 @@ export function formatKeyPath(path: KeyPath): string {
   return out;
 }
 
+/** The value at a setting's path in validated settings (`["updates", "strategy"]` → `settings.updates.strategy`). */
+export function valueAt(settings: unknown, path: readonly string[]): unknown {
+  let node = settings;
+  for (const segment of path) node = (node as Record<string, unknown>)[segment];
+  return node;
+}
+
 interface SchemaNode {
   _zod: { def: { type: string; innerType?: SchemaNode; in?: SchemaNode; shape?: Record<string, SchemaNode>; element?: SchemaNode } };
 }

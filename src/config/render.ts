@@ -2,7 +2,7 @@
  * How `agentctl config` prints a configuration: pure text from a LoadedConfig, so the output is table-tested.
  */
 import type { AgentError } from "../errors.js";
-import { formatKeyPath, SETTING_PATHS, WINDOW_KEY } from "./keys.js";
+import { formatKeyPath, SETTING_PATHS, valueAt, WINDOW_KEY } from "./keys.js";
 import type { LoadedConfig } from "./index.js";
 import { DEFAULT_SOURCE } from "./merge.js";
 import type { WindowSettings } from "./schema.js";
@@ -38,9 +38,7 @@ function settingLines(config: LoadedConfig): { assignment: string; source: strin
       });
       continue;
     }
-    let value: unknown = config.settings;
-    for (const segment of path) value = (value as Record<string, unknown>)[segment];
-    lines.push({ assignment: `${key} = ${formatValue(value)}`, source: config.sources[key] ?? DEFAULT_SOURCE });
+    lines.push({ assignment: `${key} = ${formatValue(valueAt(config.settings, path))}`, source: config.sources[key] ?? DEFAULT_SOURCE });
   }
   return lines;
 }

@@ -13,7 +13,7 @@ import { Variant } from "@jellybrick/dbus-next";
 import { AgentError } from "../errors.js";
 import type { Release } from "../graph/release.js";
 import type { Deployment, PayloadScheme } from "./deployment.js";
-import { imageNameFromReference } from "./status.js";
+import { imageNameFromReference, parseOrigin } from "./status.js";
 
 export interface StageCall {
   member: "Deploy" | "UpdateDeployment";
@@ -24,8 +24,6 @@ export interface StageCall {
 }
 
 const CHECKSUM = /^[0-9a-f]{64}$/;
-const ORIGIN_HEAD =
-  /^((?:ostree-image-signed:|ostree-unverified-image:|ostree-remote-image:[^:]+:|ostree-unverified-registry:|ostree-remote-registry:[^:]+:)?(?:docker:\/\/|registry:|oci:|oci-archive:|containers-storage:|dir:|docker-archive:)?)(.*)$/;
 
 function unsupported(message: string, hint: string): AgentError {
   return new AgentError("DEPLOY_UNSUPPORTED", message, { where: "org.projectatomic.rpmostree1.OS", hint });
@@ -54,13 +52,9 @@ function splitPullspec(payload: string): { name: string; digest: string } | unde
  * then the stream names the tag, as Zincati does.
  */
 export function rebaseReference(bootedReference: string, imageName: string, stream: string | undefined): string {
-  const match = ORIGIN_HEAD.exec(bootedReference);
-  const head = match?.[1] ?? "";
-  const rest = (match?.[2] ?? bootedReference).split("@")[0] ?? "";
-  const lastSlash = rest.lastIndexOf("/");
-  const colon = rest.indexOf(":", lastSlash + 1);
-  const tag = colon >= 0 ? rest.slice(colon + 1) : stream;
-  return `${head}${imageName}${tag ? `:${tag}` : ""}`;
+  const origin = parseOrigin(bootedReference);
+  const tag = origin.tag ?? stream;
+  return `${origin.head}${imageName}${tag ? `:${tag}` : ""}`;
 }
 
 const bool = (value: boolean): Variant => new Variant("b", value);

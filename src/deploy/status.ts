@@ -81,12 +81,17 @@ function looksLikeRegistryHost(component: string): boolean {
   return component.includes(".") || component.includes(":") || component === "localhost";
 }
 
-/**
- * The image name of a container origin, without sigverify prefix, transport, tag or digest, with
- * docker.io defaults filled in the way container tooling (and so Zincati) names images.
- * `ostree-image-signed:docker://quay.io/fedora/fedora-coreos:stable` → `quay.io/fedora/fedora-coreos`.
- */
-export function imageNameFromReference(reference: string): string {
+export interface OriginParts {
+  /** What says how to fetch the image: sigverify prefix (with its ostree remote) and transport, as written. */
+  head: string;
+  /** The image name as written, without tag or digest. */
+  name: string;
+  /** The tag, when the origin names one. */
+  tag: string | undefined;
+}
+
+/** `ostree-image-signed:docker://quay.io/fedora/fedora-coreos:stable` → its head, image name and tag. */
+export function parseOrigin(reference: string): OriginParts {
   let rest = reference;
   let bareRegistryName = false;
   for (const prefix of [...SIGVERIFY_PREFIXES, ...REGISTRY_PREFIXES]) {
@@ -98,17 +103,26 @@ export function imageNameFromReference(reference: string): string {
     break;
   }
   if (!bareRegistryName) rest = rest.replace(TRANSPORT_PATTERN, "");
+  const head = reference.slice(0, reference.length - rest.length);
 
   const at = rest.indexOf("@");
   if (at >= 0) rest = rest.slice(0, at);
   const lastSlash = rest.lastIndexOf("/");
   const tagColon = rest.indexOf(":", lastSlash + 1);
-  if (tagColon >= 0) rest = rest.slice(0, tagColon);
+  return tagColon >= 0 ? { head, name: rest.slice(0, tagColon), tag: rest.slice(tagColon + 1) } : { head, name: rest, tag: undefined };
+}
 
-  const components = rest.split("/");
-  if (components.length === 1) return `docker.io/library/${rest}`;
-  if (!looksLikeRegistryHost(components[0] ?? "")) return `docker.io/${rest}`;
-  return rest;
+/**
+ * The image name of a container origin, without sigverify prefix, transport, tag or digest, with
+ * docker.io defaults filled in the way container tooling (and so Zincati) names images.
+ * `ostree-image-signed:docker://quay.io/fedora/fedora-coreos:stable` → `quay.io/fedora/fedora-coreos`.
+ */
+export function imageNameFromReference(reference: string): string {
+  const { name } = parseOrigin(reference);
+  const components = name.split("/");
+  if (components.length === 1) return `docker.io/library/${name}`;
+  if (!looksLikeRegistryHost(components[0] ?? "")) return `docker.io/${name}`;
+  return name;
 }
 
 /** How the update graph names an OCI release: the image name with its tag replaced by the digest. */

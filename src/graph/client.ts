@@ -9,8 +9,8 @@ import { readFile } from "node:fs/promises";
 import { rootCertificates } from "node:tls";
 import { fileURLToPath } from "node:url";
 import { HttpProxyAgent, HttpsProxyAgent } from "hpagent";
-import { AgentError, isAgentError } from "../errors.js";
-import { HttpRequestError, openRequest, type HttpReply } from "../host/http.js";
+import { AgentError, errnoCode, isAgentError } from "../errors.js";
+import { HttpRequestError, openRequest, readBody, type HttpReply } from "../host/http.js";
 import type { Graph } from "./model.js";
 import { parseGraph } from "./parse.js";
 import { proxyForUrl } from "./proxy.js";
@@ -103,21 +103,13 @@ async function download(url: URL, opts: FetchOptions, where: string): Promise<{ 
       reply.close();
       current = redirectTarget(current, location, reply.status, hops, where);
     }
-    const ok = reply.status >= 200 && reply.status <= 299;
-    const cap = ok ? opts.maxBodyBytes : Math.min(opts.maxBodyBytes, MAX_ERROR_BODY_BYTES);
-    const declared = Number(reply.headers["content-length"]);
-    if (ok && Number.isFinite(declared) && declared > cap) throw tooLarge(where, cap, `the server announced ${declared} bytes`);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of reply.body) {
-      size += chunk.length;
-      if (size > cap) {
-        if (!ok) break; // an error body is only read for its start
-        throw tooLarge(where, cap, "the body kept coming");
-      }
-      chunks.push(chunk);
+    if (reply.status < 200 || reply.status > 299) {
+      // An error body is only read for its start.
+      return { status: reply.status, body: await readBody(reply, Math.min(opts.maxBodyBytes, MAX_ERROR_BODY_BYTES), where, true) };
     }
-    return { status: reply.status, body: Buffer.concat(chunks) };
+    const declared = Number(reply.headers["content-length"]);
+    if (Number.isFinite(declared) && declared > opts.maxBodyBytes) throw tooLarge(where, opts.maxBodyBytes, `the server announced ${declared} bytes`);
+    return { status: reply.status, body: await readBody(reply, opts.maxBodyBytes, where) };
   } catch (e) {
     throw requestError(e, where, opts);
   } finally {
@@ -232,6 +224,7 @@ function parseServerError(body: Buffer): { kind: string; value: string } | undef
 
 function requestError(e: unknown, where: string, opts: FetchOptions): AgentError {
   if (isAgentError(e)) return e;
+  if (e instanceof HttpRequestError && e.code === "ETOOLARGE") return tooLarge(where, opts.maxBodyBytes, "the body kept coming");
   if (e instanceof HttpRequestError && e.code === "ETIMEDOUT") {
     const total = e.phase === "request";
     return new AgentError("GRAPH_TIMEOUT", total ? `no complete answer within ${opts.timeoutMs} ms` : `could not connect within ${opts.connectTimeoutMs} ms`, {
@@ -244,7 +237,7 @@ function requestError(e: unknown, where: string, opts: FetchOptions): AgentError
   if ((e instanceof HttpRequestError && e.code === "ABORT_ERR") || opts.signal?.aborted) {
     return new AgentError("GRAPH_NETWORK", "the request was cancelled", { where, details: { cancelled: true }, cause: e });
   }
-  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  const code = errnoCode(e);
   const message = e instanceof Error ? e.message : String(e);
   const proxy = safeProxy(where, opts.env ?? process.env);
   const tls = /CERT|SSL|TLS|SELF_SIGNED/i.test(code ?? "");

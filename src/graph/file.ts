@@ -1,6 +1,6 @@
 /** Reading a graph from a file: same size cap as over HTTP, so `/dev/zero` or a huge file cannot exhaust memory. */
 import { open } from "node:fs/promises";
-import { AgentError } from "../errors.js";
+import { AgentError, errnoCode } from "../errors.js";
 
 export async function readGraphFile(path: string, maxBodyBytes: number, where: string = path): Promise<Buffer> {
   let handle;
@@ -35,11 +35,11 @@ export async function readGraphFile(path: string, maxBodyBytes: number, where: s
 }
 
 function unreadable(where: string, e: unknown): AgentError {
-  const code = (e as { code?: unknown }).code;
+  const code = errnoCode(e);
   return new AgentError("GRAPH_UNREADABLE", `cannot read the graph file: ${e instanceof Error ? e.message : String(e)}`, {
     where,
     hint: code === "ENOENT" ? "check the path" : code === "EACCES" ? "check the file's permissions" : undefined,
-    details: typeof code === "string" ? { errno: code } : undefined,
+    details: code === undefined ? undefined : { errno: code },
     cause: e,
   });
 }

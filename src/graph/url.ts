@@ -63,13 +63,13 @@ export function graphQuery(identity: NodeIdentity): URLSearchParams {
   return query;
 }
 
-/** The URL with any `user:password@` removed, for messages and logs. Unparsable input is returned as is. */
+/** The URL with any `user:password@` removed, for messages and logs. Unparsable input loses only a `scheme://…@` prefix's credentials. */
 export function redactUrl(url: string | URL): string {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    return String(url);
+    return String(url).replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, "$1");
   }
   if (parsed.username === "" && parsed.password === "") return parsed.href;
   parsed.username = "";

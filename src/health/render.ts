@@ -76,6 +76,11 @@ function verdictSummary(report: HealthReport): string {
   const names = (parts: PartResult[]) => failedParts(parts).map((p) => p.name).join(", ");
   if (report.verdict === "unhealthy") return `required checks failed: ${names(report.required)}`;
   if (report.verdict === "degraded") return `wanted checks failed: ${names(report.wanted)}`;
+  return passedSummary(report);
+}
+
+/** A healthy run in words: `3 checks passed`, or `no health checks installed` when every file was skipped. */
+export function passedSummary(report: HealthReport): string {
   const ran = [...report.required, ...report.wanted].filter((p) => p.skipped === null).length;
   return ran === 0 ? "no health checks installed" : `${ran} check${ran === 1 ? "" : "s"} passed`;
 }

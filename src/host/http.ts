@@ -129,18 +129,24 @@ export function openRequest(request: HttpRequest): Promise<HttpReply> {
   });
 }
 
-/** The whole body, at most `maxBytes` of it (an `ETOOLARGE` error beyond), and the reply closed. */
-export async function readBody(reply: HttpReply, maxBytes: number, where: string): Promise<Buffer> {
+/**
+ * The whole body, at most `maxBytes` of it (an `ETOOLARGE` error beyond), and the reply closed. With `truncate`
+ * a longer body is not an error: reading stops and the chunks that fitted come back.
+ */
+export async function readBody(reply: HttpReply, maxBytes: number, where: string, truncate = false): Promise<Buffer> {
   try {
     const declared = Number(reply.headers["content-length"]);
-    if (Number.isFinite(declared) && declared > maxBytes) {
+    if (!truncate && Number.isFinite(declared) && declared > maxBytes) {
       throw new HttpRequestError("ETOOLARGE", `the reply from ${where} is larger than ${maxBytes} bytes (the server announced ${declared})`);
     }
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of reply.body) {
       size += chunk.length;
-      if (size > maxBytes) throw new HttpRequestError("ETOOLARGE", `the reply from ${where} is larger than ${maxBytes} bytes`);
+      if (size > maxBytes) {
+        if (truncate) break;
+        throw new HttpRequestError("ETOOLARGE", `the reply from ${where} is larger than ${maxBytes} bytes`);
+      }
       chunks.push(chunk);
     }
     return Buffer.concat(chunks);

@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { AgentError } from "../errors.js";
+import { AgentError, errnoCode } from "../errors.js";
 
 export const MOTD_DIR = "run/motd.d";
 export const DEADEND_MOTD_NAME = "85-update-agent-deadend.motd";
@@ -52,7 +52,7 @@ export async function removeMotd(root: string, name: string): Promise<boolean> {
     await unlink(path);
     return true;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;
+    if (errnoCode(e) === "ENOENT") return false;
     throw motdError(`cannot remove MOTD fragment: ${errorText(e)}`, path, e);
   }
 }

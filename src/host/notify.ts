@@ -9,6 +9,7 @@
  * `--pid` is never passed: it only adds `MAINPID=`, it does not change who is allowed to send.
  */
 import { execFile } from "node:child_process";
+import { errnoCode } from "../errors.js";
 import type { Logger } from "./log.js";
 
 export interface Notifier {
@@ -38,8 +39,6 @@ export interface NotifierOptions {
 
 export const NOTIFY_TIMEOUT_MS = 5_000;
 
-const NOTIFY_ENV_KEYS = ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] as const;
-
 export const noopNotifier: Notifier = {
   ready: async () => {},
   status: async () => {},
@@ -51,11 +50,13 @@ export const noopNotifier: Notifier = {
 
 /**
  * The environment for every child other than `systemd-notify`: a child that inherited
- * NOTIFY_SOCKET could tell systemd we are ready (or stopping) when we are not.
+ * NOTIFY_SOCKET could tell systemd we are ready (or stopping) when we are not; WATCHDOG_* are ours too.
  */
-export function childEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const out = { ...env };
-  for (const key of NOTIFY_ENV_KEYS) delete out[key];
+export function childEnv<T extends string | undefined>(env: Readonly<Record<string, T>>): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (key !== "NOTIFY_SOCKET" && !key.startsWith("WATCHDOG_")) out[key] = value;
+  }
   return out;
 }
 
@@ -92,7 +93,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
           failing = false;
           return resolve();
         }
-        if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+        if (errnoCode(error) === "ENOENT") {
           disabled = true;
           log.warn(`${command} is not installed; service notifications (readiness, status, watchdog) are disabled`, {
             hint: "install systemd, or run the service with Type=simple and no WatchdogSec",

@@ -12,6 +12,7 @@ import { lstat, readdir, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { errnoCode } from "../errors.js";
+import { childEnv } from "./notify.js";
 
 export type OutputStream = "stdout" | "stderr";
 
@@ -110,11 +111,7 @@ export function planEntry(dir: PartsDir, name: string, facts: EntryFacts): PartP
 
 /** Pure: the environment a part gets. Sockets and watchdog settings meant for the agent itself never leak. */
 export function partEnvironment(env: Record<string, string>, inheritedPath: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(env)) {
-    if (key === "NOTIFY_SOCKET" || key.startsWith("WATCHDOG_")) continue;
-    out[key] = value;
-  }
+  const out = childEnv(env);
   out.PATH ??= inheritedPath ?? DEFAULT_PATH;
   return out;
 }

@@ -4,9 +4,9 @@
  * (rollout wariness bucket, FleetLock holder id) when it migrates from Zincati.
  */
 import { createHmac } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AgentError } from "../errors.js";
+import { readHostFile } from "./read.js";
 
 /** Zincati's application ID: `systemd-id128 machine-id -a de35106b6ec24688b63afddaa156679b`. */
 export const ZINCATI_APP_ID = "de35106b6ec24688b63afddaa156679b";
@@ -48,17 +48,7 @@ export async function readNodeUuid(root: string, override?: string): Promise<str
   if (override !== undefined) return normalizeUuid(override, "identity.node_uuid");
 
   const file = join(root, MACHINE_ID_PATH);
-  let content: string;
-  try {
-    content = await readFile(file, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new AgentError("IDENTITY_INVALID", `cannot read the machine ID (${code ?? String(e)})`, {
-      where: file,
-      hint: "the machine ID is set up on first boot; or set identity.node_uuid",
-      cause: e,
-    });
-  }
+  const content = await readHostFile(file, "the machine ID", "the machine ID is set up on first boot; or set identity.node_uuid");
   const machineId = content.trim().toLowerCase();
   // systemd itself refuses an all-zero ID, and "uninitialized" is written before first boot completes.
   if (!ID128.test(machineId) || /^0+$/.test(machineId)) {

@@ -1,11 +1,12 @@
 /** Facts about the node that are not in rpm-ostree status: platform, architecture, group. */
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AgentError } from "../errors.js";
+import { readHostFile } from "./read.js";
 
 const KERNEL_CMDLINE_PATH = "proc/cmdline";
 
 const PLATFORM_KEY = "ignition.platform.id=";
+const PLATFORM_HINT = "set identity.platform to the Ignition platform id, e.g. metal or aws";
 
 /** The first non-empty `ignition.platform.id=` value of a kernel command line. */
 export function platformFromCmdline(cmdline: string): string | undefined {
@@ -24,29 +25,19 @@ export async function readPlatform(root: string, override?: string): Promise<str
     if (value === "") {
       throw new AgentError("IDENTITY_INVALID", "the platform is empty", {
         where: "identity.platform",
-        hint: "set identity.platform to the Ignition platform id, e.g. metal or aws",
+        hint: PLATFORM_HINT,
       });
     }
     return value;
   }
 
   const file = join(root, KERNEL_CMDLINE_PATH);
-  let cmdline: string;
-  try {
-    cmdline = await readFile(file, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new AgentError("IDENTITY_INVALID", `cannot read the kernel command line (${code ?? String(e)})`, {
-      where: file,
-      hint: "set identity.platform to the Ignition platform id, e.g. metal or aws",
-      cause: e,
-    });
-  }
+  const cmdline = await readHostFile(file, "the kernel command line", PLATFORM_HINT);
   const platform = platformFromCmdline(cmdline);
   if (platform === undefined) {
     throw new AgentError("IDENTITY_INVALID", `no ${PLATFORM_KEY}<platform> on the kernel command line`, {
       where: file,
-      hint: "set identity.platform to the Ignition platform id, e.g. metal or aws",
+      hint: PLATFORM_HINT,
     });
   }
   return platform;

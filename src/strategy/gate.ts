@@ -17,7 +17,7 @@ import type { BlockInhibitor, InteractiveSession, SessionWatcher } from "../host
 import { decideFinalization, secondsLeft } from "../host/grace-period.js";
 import type { Logger } from "../host/log.js";
 import type { RebootLock } from "./lock/index.js";
-import { describeNextOpening, isOpen, nextOpening, type Schedule } from "./windows/index.js";
+import { describeOpeningAt, isOpen, nextOpening, type Schedule } from "./windows/index.js";
 
 export interface HookRun {
   ok: boolean;
@@ -76,7 +76,7 @@ async function checkWindow(deps: GateDeps, req: GateRequest): Promise<GateResult
   return wait(
     {
       kind: "window",
-      message: `maintenance window closed; ${describeNextOpening(deps.schedule, now)}`,
+      message: `maintenance window closed; ${describeOpeningAt(deps.schedule, now, next)}`,
       ...(next ? { until: next.toISOString() } : {}),
     },
     false,

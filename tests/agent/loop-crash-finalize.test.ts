@@ -7,7 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { startNodeRig } from "../helpers/node-rig.js";
 import { OCI_RELEASES, at } from "../sim/sample-releases.js";
-import { agentctl, assertConverges, closedWindowConfig, methodCalls, stageCalls, trace, waitUntil, writeFragment } from "./loop-helpers.js";
+import { assertConverges, closedWindowConfig, methodCalls, stageCalls, trace, waitUntil, writeFragment } from "./loop-helpers.js";
 
 const [R0, R2] = [at(OCI_RELEASES, 0), at(OCI_RELEASES, 2)];
 
@@ -34,7 +34,7 @@ test("loop: kill -9 while finalizing (FinalizeDeployment hung, rpm-ostreed resta
     rig.startAgent();
     await rig.waitForStatus("staged, waiting", (s) => s.state === "staged" && s.waiting?.kind === "window");
     await rig.sim.control.setFaults({ hangTransactions: 1 });
-    assert.equal((await agentctl(rig, "apply-now")).code, 0);
+    assert.equal((await rig.agentctl("apply-now")).code, 0);
     await rig.waitForStatus("finalizing", (s) => s.state === "finalizing");
     await waitUntil("the FinalizeDeployment call", async () => methodCalls(await rig.sim.calls(), "FinalizeDeployment").length === 1);
     await rig.killAgent();
@@ -52,7 +52,7 @@ test("loop: kill -9 while finalizing (FinalizeDeployment hung, rpm-ostreed resta
     assert.deepEqual(restaged.denylist, [], "a release that was never finalized is not blamed for the reboot");
     assert.equal(stageCalls(await rig.sim.calls(), R2).length, 2);
 
-    assert.equal((await agentctl(rig, "apply-now")).code, 0);
+    assert.equal((await rig.agentctl("apply-now")).code, 0);
     await rig.waitForStatus("finalized", (s) => s.state === "finalized");
     await rig.reboot();
     const idle = await rig.waitForStatus("idle on R2", (s) => s.state === "idle" && s.booted?.version === R2.version && s.last_check?.outcome === "no-update");

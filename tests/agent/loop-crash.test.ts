@@ -8,7 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { graphFor, startNodeRig } from "../helpers/node-rig.js";
 import { OCI_RELEASES, at } from "../sim/sample-releases.js";
-import { agentctl, assertConverges, closedWindowConfig, stageCalls, writeFragment } from "./loop-helpers.js";
+import { assertConverges, closedWindowConfig, stageCalls, writeFragment } from "./loop-helpers.js";
 
 const [R0, R1, R2] = [at(OCI_RELEASES, 0), at(OCI_RELEASES, 1), at(OCI_RELEASES, 2)];
 
@@ -54,7 +54,7 @@ test("loop: kill -9 while staged and waiting for the window, then restart: still
     const resumed = await rig.waitForStatus("staged again, waiting", (s) => s.state === "staged" && s.waiting?.kind === "window");
     assert.equal(resumed.target?.version, R2.version);
     assert.equal(stageCalls(await rig.sim.calls()).length, 1);
-    const apply = await agentctl(rig, "apply-now");
+    const apply = await rig.agentctl("apply-now");
     assert.equal(apply.code, 0, apply.stderr);
     await assertConverges(rig, R2);
   } finally {

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { graphFor, startNodeRig } from "../helpers/node-rig.js";
 import { OCI_RELEASES, at } from "../sim/sample-releases.js";
 import type { StatusView } from "../../src/agent/view.js";
-import { agentctl, closedWindowConfig, methodCalls, stageCalls, sleep, trace, waitUntil, writeFragment } from "./loop-helpers.js";
+import { closedWindowConfig, methodCalls, stageCalls, sleep, trace, waitUntil, writeFragment } from "./loop-helpers.js";
 
 const [R0, R1, R2] = [at(OCI_RELEASES, 0), at(OCI_RELEASES, 1), at(OCI_RELEASES, 2)];
 
@@ -26,13 +26,13 @@ test("loop: check, stage with progress, finalize, reboot, verify: one stage and 
     assert.equal(finalized.staged?.version, R2.version);
     assert.equal(finalized.progress, null);
     assert.equal(finalized.status_text, `update applied, waiting for reboot: ${R2.version}`);
-    const json = await agentctl(rig, "status", "--json");
+    const json = await rig.agentctl("status", "--json");
     assert.equal(json.code, 0, json.stderr);
     const doc = JSON.parse(json.stdout) as StatusView & { format_version: number };
     assert.equal(doc.format_version, 1);
     assert.equal(doc.state, "finalized");
     assert.equal(doc.pending_reboot, true);
-    assert.equal((await agentctl(rig, "status", "--pending-exit-77")).code, 77);
+    assert.equal((await rig.agentctl("status", "--pending-exit-77")).code, 77);
 
     const dump = await rig.sim.dump();
     assert.equal(dump["update-driver"]?.["driver-name"], "update-agent");
@@ -72,7 +72,7 @@ test("loop: while staged and waiting for a window, a newer release replaces the 
     assert.equal(replaced.pending_reboot, true);
     // What rpm-ostree has staged, as `agentctl status` shows it on its Staged line.
     await rig.waitForStatus("the staged deployment shown", (s) => s.staged?.version === R2.version && s.staged.finalization_locked);
-    const human = await agentctl(rig, "status");
+    const human = await rig.agentctl("status");
     assert.match(human.stdout, /Staged: 43\.20251124\.3\.0 /, human.stdout);
     const calls = await rig.sim.calls();
     const os = calls.filter((c) => c.interface.endsWith(".OS") && c.args[0] !== "");
@@ -102,13 +102,13 @@ test("loop: control over D-Bus: check now, pause stops staging, resume continues
     assert.equal(first.last_check?.outcome, "no-update");
     const requestsAfterFirst = rig.graph.requests.length;
 
-    const check = await agentctl(rig, "check");
+    const check = await rig.agentctl("check");
     assert.equal(check.code, 0, check.stderr);
     await waitUntil("a second graph request", () => rig.graph.requests.length > requestsAfterFirst);
     await rig.waitForStatus("the second check recorded", (s) => s.last_check?.at !== undefined && s.last_check.at !== first.last_check?.at);
 
     const until = new Date(Date.now() + 3_600_000).toISOString();
-    const pause = await agentctl(rig, "pause", "--until", until);
+    const pause = await rig.agentctl("pause", "--until", until);
     assert.equal(pause.code, 0, pause.stderr);
     const paused = await rig.waitForStatus("paused", (s) => s.paused_until !== null);
     assert.ok(Math.abs(Date.parse(paused.paused_until!) - Date.parse(until)) < 1_000, paused.paused_until!);
@@ -125,7 +125,7 @@ test("loop: control over D-Bus: check now, pause stops staging, resume continues
     assert.equal(rig.graph.requests.length, requestsWhilePaused, "no graph checks while paused");
     assert.equal(stageCalls(await rig.sim.calls()).length, 0);
 
-    const resume = await agentctl(rig, "resume");
+    const resume = await rig.agentctl("resume");
     assert.equal(resume.code, 0, resume.stderr);
     const done = await rig.waitForStatus("finalized after resume", (s) => s.state === "finalized");
     assert.equal(done.target?.version, R2.version);

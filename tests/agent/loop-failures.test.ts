@@ -7,7 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { graphFor, startNodeRig } from "../helpers/node-rig.js";
 import { OCI_RELEASES, at } from "../sim/sample-releases.js";
-import { agentctl, methodCalls, stageCalls, trace, waitUntil, writeFragment } from "./loop-helpers.js";
+import { methodCalls, stageCalls, trace, waitUntil, writeFragment } from "./loop-helpers.js";
 
 const [R0, R1, R2] = [at(OCI_RELEASES, 0), at(OCI_RELEASES, 1), at(OCI_RELEASES, 2)];
 
@@ -35,7 +35,7 @@ test("loop: deploy failures are retried max_deploy_attempts times, then the rele
     let calls = await rig.sim.calls();
     assert.equal(stageCalls(calls, R1).length, 3, trace(calls));
 
-    const listed = await agentctl(rig, "denylist", "--json");
+    const listed = await rig.agentctl("denylist", "--json");
     assert.equal(listed.code, 0, listed.stderr);
     assert.ok(listed.stdout.includes(R1.version), listed.stdout);
 

@@ -1,16 +1,13 @@
 /**
  * Shared pieces of the agent-loop integration tests (tests/agent/loop-*.test.ts): reading the simulator's
- * call log, running the real `agentctl`, extra config fragments, and waiting for conditions.
+ * call log, extra config fragments, and waiting for conditions.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import type { NodeRig } from "../helpers/node-rig.js";
 import type { SimCall, SimRelease } from "../sim/harness.js";
 
-const AGENTCTL = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "agentctl.js");
 const STAGING_METHODS = new Set(["Deploy", "UpdateDeployment", "Rebase"]);
 
 /** The `sha256:…` digest (OCI) or the checksum a stage call names for `release`. */
@@ -39,20 +36,9 @@ export function trace(calls: SimCall[]): string {
     .join(" ");
 }
 
-export interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The real CLI as an admin would run it, against the rig's bus and root. */
-export function agentctl(rig: NodeRig, ...args: string[]): Promise<CliRun> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [AGENTCTL, "--root", rig.root, ...args], { env: rig.env, timeout: 60_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === "number" ? error.code : null) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
+/** The real CLI against the rig (tests/strategy/loop-support.ts calls it so; the agent tests call `rig.agentctl`). */
+export function agentctl(rig: NodeRig, ...args: string[]): ReturnType<NodeRig["agentctl"]> {
+  return rig.agentctl(...args);
 }
 
 /** An extra fragment in `<root>/etc/update-agent/config.d/` (the rig's own is 50-rig.toml). */

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { graphFor, startNodeRig } from "../helpers/node-rig.js";
 import { startNotifyListener, type NotifyDatagram } from "../helpers/notify-listener.js";
 import { OCI_RELEASES, at } from "../sim/sample-releases.js";
-import { agentctl, closedWindowConfig, sleep, stageCalls, waitUntil, writeFragment } from "./loop-helpers.js";
+import { closedWindowConfig, sleep, stageCalls, waitUntil, writeFragment } from "./loop-helpers.js";
 
 const R2 = at(OCI_RELEASES, 2);
 
@@ -86,7 +86,7 @@ test("loop: SIGHUP with a broken fragment keeps the running configuration; once 
     assert.ok(refusal.some((l) => l.includes(broken)), `the log names the file: ${refusal.join("\n")}`);
     assert.equal((rig.log().match(/configuration reloaded/g) ?? []).length, reloadsBefore);
     assert.equal(agent.exitCode, null, "agentd keeps running");
-    const still = await agentctl(rig, "status", "--json");
+    const still = await rig.agentctl("status", "--json");
     assert.equal(still.code, 0, still.stderr);
     const doc = JSON.parse(still.stdout) as { state: string; strategy: string };
     assert.equal(doc.state, "staged");

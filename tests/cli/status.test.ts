@@ -2,7 +2,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { initialAgentState } from "../../src/agent/state.js";
-import { busSocketMissing } from "../../src/cli/commands/status.js";
+import { busSocketMissing } from "../../src/cli/daemon.js";
 import { startPrivateBus } from "../helpers/dbus-daemon.js";
 import { agentctl, BOOTED, field, makeRoot, NO_BUS, removeRoots, serveAgent, stagedState, TARGET, writeState, type ServedAgent } from "./helpers.js";
 

@@ -6,36 +6,17 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { DBusError, Variant } from "@jellybrick/dbus-next";
-import type { Deployment } from "../../src/deploy/deployment.js";
 import { fromDBusError, GIO_BUSY_ERROR, isBusyError } from "../../src/deploy/dbus-errors.js";
 import { planStage, rebaseReference, stagedMismatch } from "../../src/deploy/stage-plan.js";
 import { backoffDelays } from "../../src/deploy/timing.js";
 import { progressFromSignal } from "../../src/deploy/transaction.js";
 import { isAgentError } from "../../src/errors.js";
 import type { Release } from "../../src/graph/release.js";
+import { deployment, FCOS43_DIGEST } from "../helpers/deployments.js";
 
-const DIGEST = `sha256:${"d".repeat(64)}`;
+/** The booted image's digest; the fixture deployment is booted from it. */
+const DIGEST = FCOS43_DIGEST;
 const CHECKSUM = "c".repeat(64);
-
-function deployment(overrides: Partial<Deployment>): Deployment {
-  return {
-    id: "fedora-coreos-x.0",
-    osname: "fedora-coreos",
-    checksum: "e".repeat(64),
-    baseRevision: DIGEST,
-    version: "43.1",
-    payload: `quay.io/fedora/fedora-coreos@${DIGEST}`,
-    scheme: "oci",
-    stream: "stable",
-    containerImageReference: "ostree-image-signed:docker://quay.io/fedora/fedora-coreos:stable",
-    booted: true,
-    staged: false,
-    finalizationLocked: false,
-    pinned: false,
-    timestamp: 1,
-    ...overrides,
-  };
-}
 
 const release = (payload: string, version = "43.2"): Release => ({ version, payload, ageIndex: 1, metadata: {} });
 /** Variants flattened, so expectations read like the CLI options. */

@@ -11,6 +11,7 @@ import {
 } from "../../src/deploy/status.js";
 import type { Deployment } from "../../src/deploy/deployment.js";
 import { AgentError } from "../../src/errors.js";
+import { FCOS43 } from "../helpers/deployments.js";
 
 function fixture(name: string): Record<string, unknown> {
   const url = new URL(`../fixtures/rpm-ostree/${name}`, import.meta.url);
@@ -30,24 +31,6 @@ function assertStatusInvalid(fn: () => unknown, expected: { message?: RegExp; wh
     return true;
   });
 }
-
-const FCOS43_DIGEST = "sha256:ca99893c80a7b84dd84d4143bd27538207c2f38ab6647a58d9c8caa251f9a087";
-const FCOS43: Deployment = {
-  id: "fedora-coreos-36ff46d732a070a1bf10f7157f764e316f99a836dcdbf56702798e5042411fe9.0",
-  osname: "fedora-coreos",
-  checksum: "36ff46d732a070a1bf10f7157f764e316f99a836dcdbf56702798e5042411fe9",
-  baseRevision: FCOS43_DIGEST,
-  version: "43.20251024.3.0",
-  payload: `quay.io/fedora/fedora-coreos@${FCOS43_DIGEST}`,
-  scheme: "oci",
-  stream: "stable",
-  containerImageReference: "ostree-image-signed:docker://quay.io/fedora/fedora-coreos:stable",
-  booted: true,
-  staged: false,
-  finalizationLocked: false,
-  pinned: false,
-  timestamp: 1762837557,
-};
 
 describe("parseStatus on real rpm-ostree output", () => {
   for (const name of ["zincati-rpm-ostree-status.json", "zincati-rpm-ostree-status-annotation.json"]) {

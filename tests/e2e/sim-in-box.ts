@@ -11,13 +11,13 @@
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { controlSendArgs, initialStateFiles, parseCallLog, simControl } from "../sim/control.js";
 import type { SimCall, SimControl, SimDeploymentSpec, SimDump, SimFaults, SimRelease } from "../sim/harness.js";
 import type { Box } from "./box.js";
 
 const UNITS = join(dirname(fileURLToPath(import.meta.url)), "units");
 export const SIM_UNIT = "rpm-ostreed.service";
 export const SIM_STATE_DIR = "/var/lib/rpm-ostreed-sim";
-const CONTROL = ["--dest=org.projectatomic.rpmostree1", "/org/updateagent/Simulator"];
 
 export interface BoxSimulatorOptions {
   booted: SimDeploymentSpec;
@@ -50,35 +50,19 @@ export async function installSimulator(box: Box, options: BoxSimulatorOptions): 
     { mode: 0o644 },
   );
   // The same files the simulator's own harness writes (tests/sim/harness.ts).
-  const init = { osname: options.osname ?? "fedora-coreos", booted: options.booted, rollback: options.rollback ?? null };
-  await box.writeFile(`${SIM_STATE_DIR}/init.json`, JSON.stringify(init, null, 1));
-  await box.writeFile(`${SIM_STATE_DIR}/releases.json`, JSON.stringify(options.available, null, 1));
-  await box.writeFile(`${SIM_STATE_DIR}/faults.json`, JSON.stringify(options.faults ?? {}, null, 1));
+  for (const [name, text] of Object.entries(initialStateFiles(options))) await box.writeFile(`${SIM_STATE_DIR}/${name}`, text);
   if (options.serveArgs) await box.writeFile("/etc/default/rpm-ostreed-sim", `SIM_ARGS=${options.serveArgs.join(" ")}\n`);
   await box.run(["systemctl", "daemon-reload"]);
   // dbus-daemon reads the new policy and activation file now, not at its next inotify wake-up.
   await box.run(["busctl", "call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "ReloadConfig"]);
 
   const controlCall = async (member: string, ...args: string[]): Promise<string> =>
-    (await box.run(["dbus-send", "--system", "--print-reply=literal", ...CONTROL, `org.updateagent.Simulator.${member}`, ...args])).trim();
+    (await box.run(["dbus-send", "--system", ...controlSendArgs(member, args)])).trim();
 
   return {
     unit: SIM_UNIT,
     stateDir: SIM_STATE_DIR,
-    control: {
-      async setFaults(faults) {
-        await controlCall("SetFaults", `string:${JSON.stringify(faults)}`);
-      },
-      async faults() {
-        return JSON.parse(await controlCall("GetFaults")) as Required<SimFaults>;
-      },
-      async startForeignTransaction(durationMs, title = "upgrade (another client)") {
-        await controlCall("StartForeignTransaction", `uint32:${durationMs}`, `string:${title}`);
-      },
-      async setAvailable(releases) {
-        await box.writeFile(`${SIM_STATE_DIR}/releases.json`, JSON.stringify(releases, null, 1));
-      },
-    },
+    control: simControl(controlCall, (text) => box.writeFile(`${SIM_STATE_DIR}/releases.json`, text)),
     async start() {
       await box.run(["systemctl", "start", SIM_UNIT]);
       await box.waitForUnit(SIM_UNIT, "active");
@@ -87,11 +71,7 @@ export async function installSimulator(box: Box, options: BoxSimulatorOptions): 
       return JSON.parse(await controlCall("Dump")) as SimDump;
     },
     async calls() {
-      const text = await box.exec(["cat", `${SIM_STATE_DIR}/calls.jsonl`]);
-      return text.stdout
-        .split("\n")
-        .filter((line) => line.trim() !== "")
-        .map((line) => JSON.parse(line) as SimCall);
+      return parseCallLog((await box.exec(["cat", `${SIM_STATE_DIR}/calls.jsonl`])).stdout);
     },
   };
 }

@@ -83,6 +83,14 @@ test("other error replies (FCOS sends plain text or nothing) are GRAPH_HTTP with
   }
 });
 
+test("an error reply's body is read only for its start: a huge one is still a GRAPH_HTTP error, not GRAPH_TOO_LARGE", async () => {
+  await withServer(reply(502, `bad gateway ${"x".repeat(200_000)}`, { "content-type": "text/plain" }), async (server) => {
+    const e = await rejectsWith(fetchGraph(options(server.url)), "GRAPH_HTTP");
+    assert.equal(e.details?.["kind"], "generic_http_502");
+    assert.match(String(e.details?.["body"]), /^bad gateway x+$/);
+  });
+});
+
 test("a 200 with garbage is GRAPH_DECODE naming the URL", async () => {
   await withServer(reply(200, "{\"nodes\": [1, 2"), async (server) => {
     const e = await rejectsWith(fetchGraph(options(server.url)), "GRAPH_DECODE", `${server.url}v1/graph?basearch=x86_64&stream=stable`);

@@ -25,6 +25,11 @@ async function etcdJson<T>(etcd: TestEtcd, key: string): Promise<T | undefined> 
   return text === "" ? undefined : (JSON.parse(text) as T);
 }
 
+/** The nodes holding the group's reboot slots, from Airlock's semaphore (undefined before it exists). */
+async function slotHolders(etcd: TestEtcd): Promise<string[] | undefined> {
+  return (await etcdJson<{ holders: string[] }>(etcd, "semaphore"))?.holders;
+}
+
 /** Versions each simulated machine has booted, from the simulator's own record of boots. */
 function bootedVersions(rig: NodeRig): string[] {
   const state = JSON.parse(readFileSync(join(rig.sim.stateDir, "state.json"), "utf8")) as { boots: { version: string }[] };
@@ -142,7 +147,7 @@ test(`${NODES} nodes, 1 slot: a release failing its checks is booted by exactly 
     phase(`every node on ${NEXT.version}`);
     console.log(`nodes that booted X: ${bootedX()} (of ${rigs.length})`);
     assert.equal(bootedX(), 1);
-    assert.deepEqual(await etcdJson<{ holders: string[] }>(etcd, "semaphore").then((s) => s?.holders), [], "every slot given back");
+    assert.deepEqual(await slotHolders(etcd), [], "every slot given back");
     assert.deepEqual(machines.errors, []);
   } finally {
     await machines?.stop();
@@ -162,17 +167,17 @@ test('on_failure = "hold" with etcd_lock: the held node keeps the reboot slot, a
   try {
     rig.startAgent();
     await rig.waitForStatus(`${X.version} finalized`, (s) => s.state === "finalized" && s.target?.version === X.version);
-    const holders = (await etcdJson<{ holders: string[] }>(etcd, "semaphore"))?.holders ?? [];
+    const holders = (await slotHolders(etcd)) ?? [];
     assert.equal(holders.length, 1, "the slot is taken to finalize");
     await rig.reboot();
     await rig.waitForStatus("held", (s) => s.state === "held");
-    assert.deepEqual((await etcdJson<{ holders: string[] }>(etcd, "semaphore"))?.holders, holders);
+    assert.deepEqual(await slotHolders(etcd), holders);
     assert.equal(await etcdJson(etcd, "denylist"), undefined, "a held release is not denylisted for the group");
 
     await rig.stopAgent();
     rig.startAgent();
     await rig.waitForStatus("held after a restart", (s) => s.state === "held");
-    assert.deepEqual((await etcdJson<{ holders: string[] }>(etcd, "semaphore"))?.holders, holders);
+    assert.deepEqual(await slotHolders(etcd), holders);
   } finally {
     await rig.stop();
     await etcd.destroy();
@@ -190,14 +195,14 @@ test("halt_on_failure with etcd_lock: after rolling back, the node keeps its slo
   try {
     rig.startAgent();
     await rig.waitForStatus(`${X.version} finalized`, (s) => s.state === "finalized" && s.target?.version === X.version);
-    const holders = (await etcdJson<{ holders: string[] }>(etcd, "semaphore"))?.holders ?? [];
+    const holders = (await slotHolders(etcd)) ?? [];
     assert.equal(holders.length, 1);
     await rig.reboot(); // into X: fails, rolls back
     await rig.waitForStatus("rollback requested", (s) => s.state === "finalized" && s.target?.version === P.version);
     await rig.reboot(); // back on P
     const held = await rig.waitForStatus("held on P", (s) => s.state === "held" && s.booted?.version === P.version);
     assert.match(held.status_text, /halt_on_failure/);
-    assert.deepEqual((await etcdJson<{ holders: string[] }>(etcd, "semaphore"))?.holders, holders, "the slot is still ours");
+    assert.deepEqual(await slotHolders(etcd), holders, "the slot is still ours");
     const denylist = await etcdJson<{ releases: { version: string }[] }>(etcd, "denylist");
     assert.deepEqual(denylist?.releases.map((r) => r.version), [X.version], "the group learns about X all the same");
   } finally {

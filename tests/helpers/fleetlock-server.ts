@@ -46,7 +46,7 @@ export interface FleetLockServer extends TestServer {
   free(id: string, group?: string): void;
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+export function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     let body = "";
     req.on("data", (d: Buffer) => (body += d.toString()));
@@ -65,7 +65,8 @@ function answer(res: ServerResponse, status: number, kind?: string, value?: stri
   res.end(`${JSON.stringify({ kind, value })}\n`);
 }
 
-function clientParams(body: string): { id: string; group: string } | undefined {
+/** `client_params` of a FleetLock request body, as the servers validate it; undefined when it has none. */
+export function clientParams(body: string): { id: string; group: string } | undefined {
   try {
     const params = (JSON.parse(body) as { client_params?: { id?: unknown; group?: unknown } }).client_params;
     if (typeof params?.id === "string" && params.id !== "" && typeof params.group === "string" && /^[a-zA-Z0-9.-]+$/.test(params.group)) {

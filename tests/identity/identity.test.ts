@@ -4,8 +4,8 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { basearchFor, platformFromCmdline, readPlatform, resolveIdentity, validateGroup } from "../../src/identity/index.js";
-import type { Deployment } from "../../src/deploy/deployment.js";
 import { AgentError } from "../../src/errors.js";
+import { FCOS43 } from "../helpers/deployments.js";
 
 const tempRoots: string[] = [];
 after(() => {
@@ -99,22 +99,7 @@ describe("group", () => {
 });
 
 describe("resolveIdentity", () => {
-  const booted: Deployment = {
-    id: "fedora-coreos-36ff46d732a070a1bf10f7157f764e316f99a836dcdbf56702798e5042411fe9.0",
-    osname: "fedora-coreos",
-    checksum: "36ff46d732a070a1bf10f7157f764e316f99a836dcdbf56702798e5042411fe9",
-    baseRevision: "sha256:ca99893c80a7b84dd84d4143bd27538207c2f38ab6647a58d9c8caa251f9a087",
-    version: "43.20251024.3.0",
-    payload: "quay.io/fedora/fedora-coreos@sha256:ca99893c80a7b84dd84d4143bd27538207c2f38ab6647a58d9c8caa251f9a087",
-    scheme: "oci",
-    stream: "stable",
-    containerImageReference: "ostree-image-signed:docker://quay.io/fedora/fedora-coreos:stable",
-    booted: true,
-    staged: false,
-    finalizationLocked: false,
-    pinned: false,
-    timestamp: 1762837557,
-  };
+  const booted = FCOS43; // the captured status's booted deployment
 
   test("combines the booted deployment, the host and the configuration", async () => {
     const root = fakeRoot({ cmdline: FCOS_CMDLINE, machineId: "2e074e9b299c41a59923c51ae16f279b\n" });

@@ -15,12 +15,12 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { controlSendArgs, initialStateFiles, parseCallLog, simControl } from "./control.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const SIMULATOR_SCRIPT = join(HERE, "rpm-ostreed-sim.py");
 const PYTHON = "/usr/bin/python3"; // Debian's, which has python3-gi
 const READY_TIMEOUT_MS = 30_000;
-const CONTROL = { dest: "org.projectatomic.rpmostree1", path: "/org/updateagent/Simulator", iface: "org.updateagent.Simulator" };
 const run = promisify(execFile);
 
 export type SimScheme = "checksum" | "oci";
@@ -174,10 +174,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   const ownsDir = options.stateDir === undefined;
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "ua-sim-"));
   mkdirSync(stateDir, { recursive: true });
-  const init = { osname: options.osname ?? "fedora-coreos", booted: options.booted, rollback: options.rollback ?? null };
-  writeFileSync(join(stateDir, "init.json"), JSON.stringify(init, null, 1));
-  writeFileSync(join(stateDir, "releases.json"), JSON.stringify(options.available, null, 1));
-  writeFileSync(join(stateDir, "faults.json"), JSON.stringify(options.faults ?? {}, null, 1));
+  for (const [name, text] of Object.entries(initialStateFiles(options))) writeFileSync(join(stateDir, name), text);
 
   let child: ChildProcess | undefined;
   let stopping = false;
@@ -237,11 +234,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
 
   const controlCall = async (member: string, ...args: string[]): Promise<string> => {
     await readyPromise;
-    const { stdout } = await run(
-      "dbus-send",
-      [`--bus=${options.busAddress}`, "--print-reply=literal", `--dest=${CONTROL.dest}`, CONTROL.path, `${CONTROL.iface}.${member}`, ...args],
-      { timeout: 20_000 },
-    );
+    const { stdout } = await run("dbus-send", [`--bus=${options.busAddress}`, ...controlSendArgs(member, args)], { timeout: 20_000 });
     return stdout.trim();
   };
 
@@ -255,20 +248,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     throw error;
   }
 
-  const control: SimControl = {
-    async setFaults(faults) {
-      await controlCall("SetFaults", `string:${JSON.stringify(faults)}`);
-    },
-    async faults() {
-      return JSON.parse(await controlCall("GetFaults")) as Required<SimFaults>;
-    },
-    async startForeignTransaction(durationMs, title = "upgrade (another client)") {
-      await controlCall("StartForeignTransaction", `uint32:${durationMs}`, `string:${title}`);
-    },
-    async setAvailable(releases) {
-      writeFileSync(join(stateDir, "releases.json"), JSON.stringify(releases, null, 1));
-    },
-  };
+  const control = simControl(controlCall, (text) => writeFileSync(join(stateDir, "releases.json"), text));
 
   return {
     stateDir,
@@ -291,10 +271,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     async calls() {
       const path = join(stateDir, "calls.jsonl");
       if (!existsSync(path)) return [];
-      return readFileSync(path, "utf8")
-        .split("\n")
-        .filter((line) => line.trim() !== "")
-        .map((line) => JSON.parse(line) as SimCall);
+      return parseCallLog(readFileSync(path, "utf8"));
     },
     async dump() {
       return JSON.parse(await controlCall("Dump")) as SimDump;

@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { startHttpServer, selfSignedCertificate, type TestServer } from "../helpers/http-server.js";
+import { clientParams, readBody, startFleetLockServer } from "../helpers/fleetlock-server.js";
 import { createFleetLock, type FleetLockOptions } from "../../src/strategy/fleetlock/client.js";
 import type { Clock } from "../../src/host/clock.js";
 import type { LockOutcome } from "../../src/strategy/lock/index.js";
@@ -14,26 +15,6 @@ interface Received {
   path: string;
   headers: IncomingMessage["headers"];
   body: string;
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
-    let body = "";
-    req.on("data", (d: Buffer) => (body += d.toString()));
-    req.on("end", () => resolve(body));
-  });
-}
-
-/** Parses a FleetLock request the way both servers do; undefined when it is not one. */
-function clientParams(req: IncomingMessage, body: string): { id: string; group: string } | undefined {
-  if (req.headers["fleet-lock-protocol"] !== "true") return undefined;
-  try {
-    const params = (JSON.parse(body) as { client_params?: { id?: unknown; group?: unknown } }).client_params;
-    if (typeof params?.id === "string" && params.id && typeof params.group === "string" && params.group) return { id: params.id, group: params.group };
-  } catch {
-    // fall through
-  }
-  return undefined;
 }
 
 /** An Airlock-like server mounted at `mount`: 500 failed_lock when full, text/plain error bodies with a newline. */
@@ -49,7 +30,7 @@ async function airlockLike(mount: string, groups: Record<string, number>): Promi
     received.push({ method: req.method ?? "", path: req.url ?? "", headers: req.headers, body });
     const api = req.url === `${mount}v1/pre-reboot` ? "lock" : req.url === `${mount}v1/steady-state` ? "unlock" : undefined;
     if (!api) return fail(res, 404, "not_found", "404 page not found");
-    const params = clientParams(req, body);
+    const params = req.headers["fleet-lock-protocol"] === "true" ? clientParams(body) : undefined;
     if (!params) return fail(res, 400, "invalid_client_identity", "failed to validate client identity");
     const group = holders.get(params.group);
     if (!group) return fail(res, 400, "unknown_group", `unknown group "${params.group}"`);
@@ -62,37 +43,6 @@ async function airlockLike(mount: string, groups: Record<string, number>): Promi
     res.end();
   });
   return Object.assign(server, { received, holders });
-}
-
-/** A poseidon/fleetlock-like server: one lease per group, 423 lock_held, 405 on GET. */
-async function poseidonLike(): Promise<TestServer & { holder: Map<string, string> }> {
-  const holder = new Map<string, string>();
-  const fail = (res: ServerResponse, status: number, kind: string, value: string) => {
-    res.writeHead(status, { "content-type": "application/json" });
-    res.end(JSON.stringify({ kind, value }));
-  };
-  const server = await startHttpServer(async (req, res) => {
-    const body = await readBody(req);
-    if (req.method !== "POST") return fail(res, 405, "method_not_allowed", "required method POST");
-    if (req.headers["fleet-lock-protocol"] !== "true") return fail(res, 400, "missing_header", "missing fleet-lock-protocol header");
-    const params = clientParams(req, body);
-    if (!params) return fail(res, 400, "decode_error", "error decoding message");
-    const current = holder.get(params.group);
-    if (req.url === "/v1/pre-reboot") {
-      if (current !== undefined && current !== params.id) return fail(res, 423, "lock_held", `reboot lease lock unavailable, held by ${current}`);
-      holder.set(params.group, params.id);
-      res.writeHead(200);
-      return res.end("obtained reboot lease");
-    }
-    if (req.url === "/v1/steady-state") {
-      if (current !== undefined && current !== params.id) return fail(res, 423, "lock_held", `reboot lease lock unavailable, held by ${current}`);
-      holder.delete(params.group);
-      res.writeHead(200);
-      return res.end("unlocked reboot lease");
-    }
-    fail(res, 404, "not_found", "not found");
-  });
-  return Object.assign(server, { holder });
 }
 
 /** Time that passes only when the code sleeps, so retry schedules are visible and tests do not wait. */
@@ -177,7 +127,7 @@ test("a base URL with a sub-path works with and without its trailing slash", asy
 });
 
 test("poseidon/fleetlock-like server: 423 is busy (with the holder), and steady-state by a non-holder is fine", async () => {
-  const server = await poseidonLike();
+  const server = await startFleetLockServer({ flavour: "poseidon" });
   try {
     const a = lockFor(server.url, NODE_A);
     const b = lockFor(server.url, NODE_B);
@@ -185,7 +135,7 @@ test("poseidon/fleetlock-like server: 423 is busy (with the holder), and steady-
     const busy = await b.acquire();
     assert.deepEqual(busy.kind === "busy" ? busy.holders : undefined, [NODE_A]);
     assert.equal((await b.release()).kind, "released", "b holds nothing: nothing to release");
-    assert.equal(server.holder.get("workers"), NODE_A, "and a still holds the lease");
+    assert.deepEqual(server.holders("workers"), [NODE_A], "and a still holds the lease");
     assert.equal((await a.release()).kind, "released");
     assert.equal((await b.acquire()).kind, "acquired");
   } finally {

@@ -17,14 +17,8 @@ import {
   type Weekday,
   type WindowSetting,
 } from "../../src/strategy/windows/index.js";
+import { cron, weekly } from "./windows-support.js";
 
-const weekly = (days: Weekday[], start_time: string, length_minutes: number): WindowSetting => ({
-  kind: "weekly",
-  days,
-  start_time,
-  length_minutes,
-});
-const cron = (expression: string, length_minutes: number): WindowSetting => ({ kind: "cron", cron: expression, length_minutes });
 const scheduleOf = (zone: string, window: WindowSetting[]) => buildSchedule({ time_zone: zone, window }, zone);
 
 /** Every opening in [from, to) as [start, end] in UTC "MM-DDTHH:MM", found through the public API only. */

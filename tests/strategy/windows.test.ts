@@ -12,17 +12,10 @@ import {
   totalMinutes,
   weekLayout,
   type PeriodicSettings,
-  type Weekday,
   type WindowSetting,
 } from "../../src/strategy/windows/index.js";
+import { cron, weekly } from "./windows-support.js";
 
-const weekly = (days: Weekday[], start_time: string, length_minutes: number): WindowSetting => ({
-  kind: "weekly",
-  days,
-  start_time,
-  length_minutes,
-});
-const cron = (expression: string, length_minutes: number): WindowSetting => ({ kind: "cron", cron: expression, length_minutes });
 const scheduleOf = (window: WindowSetting[], zone = "UTC") => buildSchedule({ time_zone: zone, window }, zone);
 const at = (iso: string) => new Date(iso);
 const iso = (d: Date | null) => d?.toISOString() ?? null;

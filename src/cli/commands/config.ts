@@ -6,7 +6,7 @@
 import { AgentError, isAgentError } from "../../errors.js";
 import { loadConfig, type LoadedConfig } from "../../config/index.js";
 import { renderShow, showJson, SHOW_JSON_VERSION, warningLine } from "../../config/render.js";
-import type { CliContext } from "../context.js";
+import { jsonText, type CliContext } from "../context.js";
 
 export const summary = "show or validate the configuration (config.d fragments)";
 
@@ -42,7 +42,7 @@ function reportInvalid(invalid: Invalid, json: boolean, ctx: CliContext): number
       problems: invalid.problems.map((p) => p.toJSON()),
       warnings: invalid.warnings.map((w) => w.toJSON()),
     };
-    ctx.stdout(`${JSON.stringify(body, null, 2)}\n`);
+    ctx.stdout(jsonText(body));
   } else {
     ctx.stderr([...invalid.problems.map((p) => p.describe()), ...invalid.warnings.map(warningLine), ""].join("\n"));
   }
@@ -67,7 +67,7 @@ async function show(args: string[], ctx: CliContext): Promise<number> {
   if (paths.length > 0) throw new AgentError("USAGE", "config show takes no paths", { hint: USAGE });
   const config = await load(ctx);
   if ("problems" in config) return reportInvalid(config, json, ctx);
-  ctx.stdout(json ? `${JSON.stringify(showJson(config), null, 2)}\n` : renderShow(config));
+  ctx.stdout(json ? jsonText(showJson(config)) : renderShow(config));
   return 0;
 }
 
@@ -83,7 +83,7 @@ async function validate(args: string[], ctx: CliContext): Promise<number> {
       problems: [],
       warnings: config.warnings.map((w) => w.toJSON()),
     };
-    ctx.stdout(`${JSON.stringify(body, null, 2)}\n`);
+    ctx.stdout(jsonText(body));
     return 0;
   }
   if (config.warnings.length > 0) ctx.stderr(`${config.warnings.map(warningLine).join("\n")}\n`);

@@ -8,9 +8,10 @@ import type { StatusView } from "../../agent/view.js";
 import { AgentClient } from "../../api/agent-client.js";
 import { isAgentError } from "../../errors.js";
 import { parseCommandArgs, usageError } from "../args.js";
-import type { CliContext, CommandModule } from "../context.js";
+import { jsonText, type CliContext, type CommandModule } from "../context.js";
+import { busSocketMissing, EXIT_NOT_RUNNING } from "../daemon.js";
+import { localZone } from "../node-files.js";
 import { timeInWords } from "../render/words.js";
-import { busSocketMissing, EXIT_NOT_RUNNING, localZone } from "./status.js";
 
 export const CONTROL_FORMAT_VERSION = 1;
 
@@ -65,7 +66,7 @@ async function callDaemon(ctx: CliContext, member: Member, body?: { signature: s
 }
 
 function printJson(ctx: CliContext, action: string, more: Record<string, unknown> = {}): void {
-  ctx.stdout(`${JSON.stringify({ format_version: CONTROL_FORMAT_VERSION, action, ...more }, null, 2)}\n`);
+  ctx.stdout(jsonText({ format_version: CONTROL_FORMAT_VERSION, action, ...more }));
 }
 
 /** A command that makes one argument-less call and prints a fixed line (check, resume). */

@@ -8,11 +8,13 @@
  */
 import type { DenylistEntry } from "../../agent/state.js";
 import { agentStateFile } from "../../agent/store.js";
+import { releaseLabel } from "../../health/record.js";
 import { parseCommandArgs, usageError } from "../args.js";
-import type { CliContext } from "../context.js";
+import { jsonText, warn, type CliContext } from "../context.js";
+import { queryDaemon } from "../daemon.js";
+import { localZone, readStateReadOnly } from "../node-files.js";
 import { DENYLIST_FORMAT_VERSION, matchingEntries, renderDenylist } from "../render/denylist.js";
 import { release } from "../render/words.js";
-import { localZone, queryDaemon, readStateReadOnly } from "./status.js";
 
 export const summary = "list the releases agentd will not install, or remove one (with agentd stopped)";
 
@@ -41,10 +43,10 @@ async function list(ctx: CliContext, json: boolean): Promise<number> {
     entries = live.denylist;
   } else {
     const disk = await readStateReadOnly(ctx.root);
-    if (disk.warning) ctx.stderr(`agentctl: warning: ${disk.warning.describe()}\n`);
+    if (disk.warning) warn(ctx, disk.warning);
     entries = disk.state.denylist;
   }
-  if (json) ctx.stdout(`${JSON.stringify({ format_version: DENYLIST_FORMAT_VERSION, denylist: entries }, null, 2)}\n`);
+  if (json) ctx.stdout(jsonText({ format_version: DENYLIST_FORMAT_VERSION, denylist: entries }));
   else ctx.stdout(renderDenylist(entries, new Date(), localZone(ctx.root)));
   return 0;
 }
@@ -65,14 +67,14 @@ async function remove(ctx: CliContext, target: string, json: boolean): Promise<n
   }
   const removed = matchingEntries(disk.state.denylist, target);
   if (removed.length === 0) {
-    const known = disk.state.denylist.map((e) => e.version || e.payload);
+    const known = disk.state.denylist.map(releaseLabel);
     ctx.stderr(`agentctl: '${target}' is not on the denylist (${known.length === 0 ? "the denylist is empty" : `entries: ${known.join(", ")}`})\n`);
     return 1;
   }
   const next = { ...disk.state, denylist: disk.state.denylist.filter((e) => !removed.includes(e)) };
   await agentStateFile(ctx.root).save(next);
   if (json) {
-    ctx.stdout(`${JSON.stringify({ format_version: DENYLIST_FORMAT_VERSION, removed, denylist: next.denylist }, null, 2)}\n`);
+    ctx.stdout(jsonText({ format_version: DENYLIST_FORMAT_VERSION, removed, denylist: next.denylist }));
   } else {
     for (const e of removed) ctx.stdout(`removed ${release(e, true)} from the denylist (was: ${e.reason})\n`);
     ctx.stdout("agentd may install it again once it is started.\n");

@@ -7,9 +7,9 @@ import { loadConfig } from "../../config/index.js";
 import { runHealthChecks } from "../../health/checks.js";
 import type { HealthReport } from "../../health/report.js";
 import { parseCommandArgs } from "../args.js";
-import type { CliContext } from "../context.js";
+import { jsonText, warn, type CliContext } from "../context.js";
+import { localZone, readStateReadOnly } from "../node-files.js";
 import { renderHealthPage } from "../render/health.js";
-import { localZone, readStateReadOnly } from "./status.js";
 
 export const summary = "show the last health-check results and boot verification, or run the checks now (--run)";
 
@@ -40,7 +40,7 @@ export async function runHealth(args: string[], ctx: CliContext, deps: HealthDep
     return 0;
   }
   const disk = await readStateReadOnly(ctx.root);
-  if (disk.warning) ctx.stderr(`agentctl: warning: ${disk.warning.describe()}\n`);
+  if (disk.warning) warn(ctx, disk.warning);
 
   let report: HealthReport | undefined = disk.state.last_health;
   if (options.run) {
@@ -53,7 +53,7 @@ export async function runHealth(args: string[], ctx: CliContext, deps: HealthDep
 
   const boot = disk.state.boot;
   if (options.json) {
-    ctx.stdout(`${JSON.stringify({ format_version: HEALTH_FORMAT_VERSION, ran_now: options.run, health: report ?? null, boot: boot ?? null }, null, 2)}\n`);
+    ctx.stdout(jsonText({ format_version: HEALTH_FORMAT_VERSION, ran_now: options.run, health: report ?? null, boot: boot ?? null }));
   } else {
     ctx.stdout(renderHealthPage({ report, boot, now: new Date(), zone: localZone(ctx.root), verbose: options.verbose, ranNow: options.run }));
   }
@@ -63,7 +63,7 @@ export async function runHealth(args: string[], ctx: CliContext, deps: HealthDep
 async function runChecksNow(ctx: CliContext): Promise<HealthReport> {
   // A config error propagates: main prints the loader's message and exits 1.
   const { settings, warnings } = await loadConfig({ root: ctx.root });
-  for (const warning of warnings) ctx.stderr(`agentctl: warning: ${warning.describe()}\n`);
+  for (const warning of warnings) warn(ctx, warning);
   if (!settings.health.enabled) ctx.stderr("agentctl: note: health.enabled is false, so agentd itself does not run these checks\n");
   return runHealthChecks({
     root: ctx.root,

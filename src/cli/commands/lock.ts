@@ -20,7 +20,7 @@ import {
   type LockStatus,
 } from "../../strategy/etcd/index.js";
 import { parseCommandArgs, usageError } from "../args.js";
-import type { CliContext } from "../context.js";
+import { jsonText, type CliContext } from "../context.js";
 
 export const summary = "show the group's reboot slots, free one, or change how many there are (etcd_lock, fleet_lock)";
 
@@ -71,7 +71,7 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
 /** The command's core, with settings already resolved. */
 async function runLockAction(action: LockAction, target: LockTarget, io: Pick<CliContext, "stdout" | "stderr" | "root"> & { json: boolean }): Promise<number> {
   const print = (human: string, json: Record<string, unknown>) =>
-    io.stdout(io.json ? `${JSON.stringify({ format_version: LOCK_FORMAT_VERSION, ...json }, null, 2)}\n` : human);
+    io.stdout(io.json ? jsonText({ format_version: LOCK_FORMAT_VERSION, ...json }) : human);
 
   if (target.kind === "none") {
     throw new AgentError("USAGE", `updates.strategy is "${target.strategy}": reboots are not coordinated through a lock`, {

@@ -15,7 +15,7 @@ import { rolloutParameters } from "../../graph/throttle.js";
 import { ANONYMOUS_WARINESS } from "../../graph/wariness.js";
 import pkg from "../../../package.json" with { type: "json" };
 import { parseCommandArgs, usageError } from "../args.js";
-import type { CliContext } from "../context.js";
+import { jsonText, type CliContext } from "../context.js";
 
 export const summary = "show which update the agent would pick from a graph file or URL";
 
@@ -60,7 +60,7 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
   }
   const report = { graph, plan, throttle };
   if (options.json) {
-    ctx.stdout(`${JSON.stringify(planJson(report), null, 2)}\n`);
+    ctx.stdout(jsonText(planJson(report)));
   } else {
     const withRollout = plan.candidates.filter((c) => rolloutParameters(graph.nodes[c.position]!.metadata) !== undefined).length;
     ctx.stdout(renderPlan(report, withRollout));

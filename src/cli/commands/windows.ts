@@ -23,7 +23,7 @@ import {
   type Schedule,
   type WeekSpan,
 } from "../../strategy/windows/index.js";
-import type { CliContext } from "../context.js";
+import { jsonText, warn, type CliContext } from "../context.js";
 
 export const summary = "show this week's maintenance windows (periodic strategy) and when the next one opens";
 
@@ -165,12 +165,12 @@ export function windowsOutput(
   const hasWindows = updates.periodic.window.some((w) => w.kind === "cron" || w.days.length > 0);
   if (!hasWindows && !windowsInEffect(updates)) {
     const now = options.now === undefined ? clockNow : parseNow(options.now, "UTC");
-    if (options.json) return JSON.stringify(noWindowsReport(updates, now), null, 2) + "\n";
+    if (options.json) return jsonText(noWindowsReport(updates, now));
     return `updates.strategy is "${updates.strategy}" and no maintenance windows are configured: updates are not held for a window\n`;
   }
   const schedule = buildSchedule(updates.periodic, resolveTimeZone(root, updates.periodic.time_zone));
   const now = options.now === undefined ? clockNow : parseNow(options.now, schedule.timeZone);
-  if (options.json) return JSON.stringify(windowsReport(updates, schedule, now), null, 2) + "\n";
+  if (options.json) return jsonText(windowsReport(updates, schedule, now));
   return renderWindows(updates, schedule, now);
 }
 
@@ -182,7 +182,7 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
   }
   // A config error propagates: main prints the loader's message and exits 1.
   const { settings, warnings } = await loadConfig({ root: ctx.root });
-  for (const warning of warnings) ctx.stderr(`agentctl: warning: ${warning.describe()}\n`);
+  for (const warning of warnings) warn(ctx, warning);
   ctx.stdout(windowsOutput(settings.updates, ctx.root, options, systemClock.now()));
   return 0;
 }

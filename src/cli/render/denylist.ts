@@ -1,5 +1,6 @@
 /** `agentctl denylist`: the releases the agent will not install by itself, one block per entry. Pure. */
 import type { DenylistEntry } from "../../agent/state.js";
+import { releaseLabel } from "../../health/record.js";
 import { alignedBlock, plural, timeInWords } from "./words.js";
 
 export const DENYLIST_FORMAT_VERSION = 1;
@@ -15,7 +16,7 @@ export function renderDenylist(entries: readonly DenylistEntry[], now: Date, zon
   if (entries.length === 0) return "The denylist is empty: agentd may install any release the update graph offers.\n";
   const lines = [`${plural(entries.length, "release")} never installed automatically:`];
   for (const e of entries) {
-    lines.push("", `  ${e.version !== "" ? e.version : e.payload}`);
+    lines.push("", `  ${releaseLabel(e)}`);
     const block = alignedBlock([
       ["payload", e.payload],
       ["reason", e.reason],

@@ -2,26 +2,24 @@
  * `agentctl health` and the health lines of `agentctl status`: the boot-verification record and the last
  * health-check run, in words. Pure; the check table itself is src/health/render.ts's `formatHealthReport`.
  */
-import type { BootRecord, VerifiedRelease } from "../../health/record.js";
-import { formatHealthReport } from "../../health/render.js";
+import { releaseLabel as label, type BootRecord } from "../../health/record.js";
+import { formatHealthReport, passedSummary } from "../../health/render.js";
 import { describeFailure, failedParts, type HealthReport } from "../../health/report.js";
 import { plural, timeInWords } from "./words.js";
-
-const name = (r: VerifiedRelease) => (r.version !== "" ? r.version : r.payload);
 
 /** One line about the last update's boot verification, e.g. "41.2 verified Tue 2026-12-01 10:00 UTC, ...". */
 export function describeBootRecord(record: BootRecord, now: Date, zone: string): string {
   switch (record.kind) {
     case "pending":
-      return `verifying ${name(record.release)} (boot attempt ${record.attempt}; falls back to ${name(record.previous)})`;
+      return `verifying ${label(record.release)} (boot attempt ${record.attempt}; falls back to ${label(record.previous)})`;
     case "verified":
-      return `${name(record.release)} verified ${timeInWords(record.at, now, zone)} (${plural(record.attempts, "boot")})`;
+      return `${label(record.release)} verified ${timeInWords(record.at, now, zone)} (${plural(record.attempts, "boot")})`;
     case "rolling-back":
-      return `ROLLING BACK from ${name(record.from)} to ${name(record.to)}: ${record.reason}`;
+      return `ROLLING BACK from ${label(record.from)} to ${label(record.to)}: ${record.reason}`;
     case "rolled-back":
-      return `ROLLED BACK from ${name(record.from)} to ${name(record.to)} ${timeInWords(record.at, now, zone)}: ${record.reason}; ${name(record.from)} is denylisted`;
+      return `ROLLED BACK from ${label(record.from)} to ${label(record.to)} ${timeInWords(record.at, now, zone)}: ${record.reason}; ${label(record.from)} is denylisted`;
     case "held":
-      return `HELD on ${name(record.release)}: ${record.reason}; the reboot slot stays taken until an admin acts`;
+      return `HELD on ${label(record.release)}: ${record.reason}; the reboot slot stays taken until an admin acts`;
   }
 }
 
@@ -33,10 +31,8 @@ export function healthVerdictLine(report: HealthReport): string {
       return `UNHEALTHY: required checks failed: ${failures(report.required)}`;
     case "degraded":
       return `DEGRADED: wanted checks failed: ${failures(report.wanted)}`;
-    case "healthy": {
-      const ran = [...report.required, ...report.wanted].filter((p) => p.skipped === null).length;
-      return ran === 0 ? "HEALTHY (no health checks installed)" : `HEALTHY (${plural(ran, "check")} passed)`;
-    }
+    case "healthy":
+      return `HEALTHY (${passedSummary(report)})`;
   }
 }
 

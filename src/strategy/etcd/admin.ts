@@ -9,7 +9,7 @@ import { freshSemaphore, type Semaphore } from "./semaphore.js";
 import { casSemaphore, readSemaphore, semaphoreWhere, stateFromKv, type SemaphoreState } from "./store.js";
 import { systemClock } from "../../host/clock.js";
 import { releaseSlot, type ReleaseResult } from "./release.js";
-import { getOp, prefixOp, type GroupKeys, type KeyValue } from "./wire.js";
+import { getOp, idsUnder, prefixOp, type GroupKeys } from "./wire.js";
 
 export interface LockStatus {
   key: string;
@@ -34,7 +34,6 @@ export async function readLockStatus(gateway: EtcdGateway, keys: GroupKeys): Pro
   const [semaphoreRange, waiterRange, markerRange, leaseRange] = result.ranges;
   const kv = semaphoreRange?.kvs[0];
   const semaphore = stateFromKv(kv, semaphoreWhere(gateway, keys))?.semaphore;
-  const idsUnder = (kvs: KeyValue[] | undefined, prefix: string) => (kvs ?? []).map((k) => k.key.slice(prefix.length));
   const live = new Set(idsUnder(leaseRange?.kvs, keys.holderLeasesPrefix));
   const waiters = [...(waiterRange?.kvs ?? [])]
     .sort((a, b) => a.createRevision - b.createRevision)

@@ -8,6 +8,7 @@ import { AgentError } from "../../errors.js";
 import { systemClock, type Clock } from "../../host/clock.js";
 import { ETCD_CONFLICT, nextBackoff } from "../lock/backoff.js";
 import type { EtcdGateway } from "./gateway.js";
+import { keyWhere } from "./store.js";
 import { AIRLOCK_KEY_PREFIX, getOp, groupKeys, putOp, unchangedSince, type KeyValue } from "./wire.js";
 
 export interface FleetDenylistEntry {
@@ -70,7 +71,7 @@ export function createFleetDenylist(options: FleetDenylistOptions): FleetDenylis
   const key = groupKeys(options.keyPrefix ?? AIRLOCK_KEY_PREFIX, options.group).denylist;
   const clock = options.clock ?? systemClock;
   const rand = options.rand ?? Math.random;
-  const where = () => `etcd key ${key} (${options.gateway.endpoint})`;
+  const where = () => keyWhere(options.gateway, key);
   const entriesOf = (kv: KeyValue | undefined) => (kv && kv.version > 0 ? parseDenylist(kv.value, where()) : []);
 
   return {

@@ -5,7 +5,8 @@
  */
 import { AgentError } from "../../errors.js";
 import { noLog, noObserve, type LockObservability } from "../lock/index.js";
-import { nodeEtcdTransport, type EtcdTls, type EtcdTransport } from "./transport.js";
+import type { TlsMaterial } from "../../host/http.js";
+import { nodeEtcdTransport, type EtcdTransport } from "./transport.js";
 import {
   encode,
   gatewayErrorMessage,
@@ -24,7 +25,8 @@ export interface EtcdClientOptions extends LockObservability {
   endpoints: string[];
   /** Per request, and for a watch to open. */
   timeoutMs: number;
-  tls?: EtcdTls | undefined;
+  /** `ca`: the bundle that signed the etcd server certificates; `cert` and `key`: for etcd's `--client-cert-auth`. */
+  tls?: TlsMaterial | undefined;
   auth?: { username: string; password: string } | undefined;
   transport?: EtcdTransport | undefined;
 }

@@ -13,7 +13,7 @@ export { createEtcdLock, type EtcdLockOptions, type EtcdRebootLock } from "./loc
 export { createFleetDenylist, type FleetDenylist, type FleetDenylistEntry, type FleetDenylistOptions } from "./denylist.js";
 export { readLockStatus, releaseHolder, setSlots, type LockStatus } from "./admin.js";
 export { AIRLOCK_DEFAULT_SLOTS, AIRLOCK_KEY_PREFIX, groupKeys, type GroupKeys } from "./wire.js";
-export { nodeEtcdTransport, type EtcdTransport, type EtcdTls } from "./transport.js";
+export { nodeEtcdTransport, type EtcdTransport } from "./transport.js";
 
 /** `[updates.etcd_lock]` as the config domain validates it. */
 export interface EtcdLockSettings {

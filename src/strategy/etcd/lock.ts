@@ -2,7 +2,7 @@
  * `strategy = "etcd_lock"`: reboot slots straight from etcd, in Airlock's semaphore, so nodes with
  * Zincati+Airlock and nodes with update-agent share one set of slots without a FleetLock server.
  */
-import { AgentError, toAgentError } from "../../errors.js";
+import { toAgentError } from "../../errors.js";
 import { systemClock, type Clock } from "../../host/clock.js";
 import { ETCD_CONFLICT, ETCD_RECONNECT, nextBackoff } from "../lock/backoff.js";
 import { noLog, remainingMs, type LockObservability, type LockOutcome, type LockWaitOptions, type RebootLock } from "../lock/index.js";
@@ -10,10 +10,10 @@ import type { EtcdGateway } from "./gateway.js";
 import { decideAcquire } from "./semaphore.js";
 import { releaseSlot } from "./release.js";
 import { dropScratch, evictIfFull, takeSlot, type AcquireScratch, type SlotContext } from "./slot.js";
-import { ensureSemaphore, readGroup } from "./store.js";
+import { ensureSemaphore, lostTooManyRaces, MAX_CONFLICTS, readGroup } from "./store.js";
 import { expiringHolderOps, recordedLease } from "./ttl.js";
-import { waitInLine, DEFAULT_LINE_TUNING, waiterKey, type LineTuning } from "./waiting.js";
-import { AIRLOCK_DEFAULT_SLOTS, AIRLOCK_KEY_PREFIX, deleteOp, groupKeys, type GroupKeys } from "./wire.js";
+import { waitInLine, DEFAULT_LINE_TUNING, type LineTuning } from "./waiting.js";
+import { AIRLOCK_DEFAULT_SLOTS, AIRLOCK_KEY_PREFIX, deleteOp, groupKeys, waiterKey, type GroupKeys } from "./wire.js";
 
 export interface EtcdLockOptions extends LockObservability {
   gateway: EtcdGateway;
@@ -35,11 +35,6 @@ export interface EtcdRebootLock extends RebootLock {
   readonly keys: GroupKeys;
 }
 
-/**
- * Lost compare-and-swap races tolerated in one call. Every lost race means someone else's write
- * went through, so even a burst of holders releasing together gets through well within this.
- */
-const MAX_CONFLICTS = 32;
 /** Transient failures retried within a call that does not wait. */
 const QUICK_ATTEMPTS = 3;
 
@@ -79,7 +74,7 @@ export function createEtcdLock(options: EtcdLockOptions): EtcdRebootLock {
       const result = await takeSlot(ctx, scratch, state, [deleteOp(waiterKey(keys, ctx.id))]);
       if (result.ok) return { kind: "acquired" };
       if (conflicts + 1 >= MAX_CONFLICTS) {
-        throw new AgentError("ETCD_CONFLICT", `lost ${MAX_CONFLICTS} compare-and-swap races on the semaphore in a row`, { where: keys.semaphore });
+        throw lostTooManyRaces(keys.semaphore);
       }
       state = result.current ?? (await ensureSemaphore(ctx.gateway, keys, ctx.initialSlots, ctx.signal));
       await ctx.clock.sleep(nextBackoff(conflicts, ctx.rand, ETCD_CONFLICT), ctx.signal);

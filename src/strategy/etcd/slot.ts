@@ -8,7 +8,7 @@ import type { EtcdGateway } from "./gateway.js";
 import { freeSlots, withHolder } from "./semaphore.js";
 import { casSemaphore, type CasResult, type SemaphoreState } from "./store.js";
 import { dropExpiryOps, evictExpiredHolders, expiringHolderOps } from "./ttl.js";
-import { deleteOp, exists, type GroupKeys, type Op } from "./wire.js";
+import { deleteOp, exists, waiterKey, type GroupKeys, type Op } from "./wire.js";
 
 export interface SlotContext {
   gateway: EtcdGateway;
@@ -41,7 +41,7 @@ export async function takeSlot(ctx: SlotContext, scratch: AcquireScratch, state:
   } else {
     expiry = dropExpiryOps(ctx.keys, ctx.id); // an old marker must not make a non-expiring slot expire
   }
-  const handedKeys = handTo.map((w) => `${ctx.keys.waitersPrefix}${w}`);
+  const handedKeys = handTo.map((w) => waiterKey(ctx.keys, w));
   const next = handTo.reduce(withHolder, withHolder(state.semaphore, ctx.id));
   const result = await casSemaphore(
     ctx.gateway,

@@ -3,6 +3,7 @@
  * version (as Airlock does) and mod_revision of the value we decided on, and asks for the current
  * value on failure, so a lost race costs one request and hands us what to decide on next.
  */
+import { AgentError } from "../../errors.js";
 import type { EtcdGateway } from "./gateway.js";
 import { freshSemaphore, parseSemaphore, serializeSemaphore, type Semaphore } from "./semaphore.js";
 import { getOp, prefixOp, putOp, unchangedSince, type Compare, type KeyValue, type Op, type RangeResult } from "./wire.js";
@@ -19,8 +20,13 @@ export function stateFromKv(kv: KeyValue | undefined, where: string): SemaphoreS
   return { semaphore: parseSemaphore(kv.value, where), kv };
 }
 
+/** `where` for an error about one key: the key and the endpoint it was read from. */
+export function keyWhere(gateway: EtcdGateway, key: string): string {
+  return `etcd key ${key} (${gateway.endpoint})`;
+}
+
 export function semaphoreWhere(gateway: EtcdGateway, keys: GroupKeys): string {
-  return `etcd key ${keys.semaphore} (${gateway.endpoint})`;
+  return keyWhere(gateway, keys.semaphore);
 }
 
 /** The semaphore as it is now, or undefined when nobody created it yet. Never writes. */
@@ -48,7 +54,7 @@ export async function readGroup(gateway: EtcdGateway, keys: GroupKeys, signal?: 
   };
 }
 
-export function waitersOf(range: RangeResult | undefined, keys: GroupKeys): Map<string, number> {
+function waitersOf(range: RangeResult | undefined, keys: GroupKeys): Map<string, number> {
   const waiters = new Map<string, number>();
   for (const kv of range?.kvs ?? []) waiters.set(kv.key.slice(keys.waitersPrefix.length), kv.createRevision);
   return waiters;
@@ -75,6 +81,16 @@ export async function ensureSemaphore(gateway: EtcdGateway, keys: GroupKeys, tot
 /** The guard for a write decided on `state` (undefined: the key was missing). */
 export function unchangedState(keys: GroupKeys, state: SemaphoreState | undefined): Compare[] {
   return unchangedSince(keys.semaphore, state?.kv);
+}
+
+/**
+ * Lost compare-and-swap races tolerated in one call. Every lost race means someone else's write went
+ * through, so even a burst of holders releasing together gets through well within this.
+ */
+export const MAX_CONFLICTS = 32;
+
+export function lostTooManyRaces(where: string, hint?: string): AgentError {
+  return new AgentError("ETCD_CONFLICT", `lost ${MAX_CONFLICTS} compare-and-swap races on the semaphore in a row`, { where, hint });
 }
 
 export type CasResult = { ok: true; state: SemaphoreState } | { ok: false; current: SemaphoreState | undefined };

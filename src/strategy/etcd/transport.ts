@@ -3,15 +3,7 @@
  * backoff are decided above), TLS material passed in as PEM text. The narrow interface lets tests
  * slip a conflicting write between our read and our compare-and-swap.
  */
-import { exchange, openRequest, type HttpReply } from "../../host/http.js";
-
-export interface EtcdTls {
-  /** PEM CA bundle that signed the etcd server certificates. */
-  ca?: string | undefined;
-  /** PEM client certificate and key, for etcd's `--client-cert-auth`. */
-  cert?: string | undefined;
-  key?: string | undefined;
-}
+import { exchange, openRequest, type HttpReply, type TlsMaterial } from "../../host/http.js";
 
 export interface EtcdPost {
   url: string;
@@ -37,7 +29,7 @@ export interface EtcdTransport {
 /** Range and transaction replies for the semaphore's few keys are small; a cap keeps a confused server from filling memory. */
 const MAX_REPLY_BYTES = 4 * 1024 * 1024;
 
-export function nodeEtcdTransport(tls: EtcdTls = {}): EtcdTransport {
+export function nodeEtcdTransport(tls: TlsMaterial = {}): EtcdTransport {
   const request = ({ url, body, headers, timeoutMs, signal }: EtcdPost) => ({ url: new URL(url), method: "POST" as const, body, headers, timeoutMs, tls, signal });
   return {
     post: (post) => exchange(request(post), MAX_REPLY_BYTES),

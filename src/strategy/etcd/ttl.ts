@@ -19,7 +19,7 @@
 import type { EtcdGateway } from "./gateway.js";
 import { withoutHolder } from "./semaphore.js";
 import { casSemaphore, type SemaphoreState } from "./store.js";
-import { deleteOp, prefixOp, putOp, versionIs, type GroupKeys, type Op } from "./wire.js";
+import { deleteOp, idsUnder, prefixOp, putOp, versionIs, type GroupKeys, type Op } from "./wire.js";
 
 export function holderLeaseKey(keys: GroupKeys, id: string): string {
   return `${keys.holderLeasesPrefix}${id}`;
@@ -69,8 +69,8 @@ export async function evictExpiredHolders(
   signal?: AbortSignal,
 ): Promise<{ state: SemaphoreState | undefined; evicted: string[] }> {
   const result = await gateway.txn([], [prefixOp(keys.ttlMarkersPrefix, { keysOnly: true }), prefixOp(keys.holderLeasesPrefix, { keysOnly: true })], [], signal);
-  const idsUnder = (prefix: string, index: number) => new Set((result.ranges[index]?.kvs ?? []).map((kv) => kv.key.slice(prefix.length)));
-  const expired = expiredHolders(state.semaphore.holders, idsUnder(keys.ttlMarkersPrefix, 0), idsUnder(keys.holderLeasesPrefix, 1));
+  const [markers, leases] = result.ranges;
+  const expired = expiredHolders(state.semaphore.holders, new Set(idsUnder(markers?.kvs, keys.ttlMarkersPrefix)), new Set(idsUnder(leases?.kvs, keys.holderLeasesPrefix)));
   if (expired.length === 0) return { state, evicted: [] };
   const next = expired.reduce(withoutHolder, state.semaphore);
   // Still expired at write time: a holder that renewed in between re-created its lease key.

@@ -13,11 +13,10 @@
 import { toAgentError } from "../../errors.js";
 import { ETCD_CONFLICT, ETCD_RECONNECT, nextBackoff } from "../lock/backoff.js";
 import { remainingMs, type LockOutcome } from "../lock/index.js";
-import { waiterIds } from "./release.js";
 import { decideWhileWaiting, freeSlots, handOver, withHolder, type Semaphore } from "./semaphore.js";
 import { evictIfFull, takeSlot, type AcquireScratch, type SlotContext } from "./slot.js";
 import { ensureSemaphore, readSemaphore, semaphoreWhere, stateFromKv, type SemaphoreState } from "./store.js";
-import { deleteOp, getOp, newestOp, oldestOp, putOp, type GroupKeys, type WatchMessage } from "./wire.js";
+import { deleteOp, getOp, idsUnder, newestOp, oldestOp, putOp, waiterKey, type WatchMessage } from "./wire.js";
 
 export interface LineTuning {
   /** Lease on a waiter's key: how long a dead waiter stays in line (and can be handed a slot). */
@@ -29,12 +28,8 @@ const FILL_LOOKAHEAD = 32;
 
 export const DEFAULT_LINE_TUNING: LineTuning = { waiterLeaseTtlSecs: 20 };
 
-export function waiterKey(keys: GroupKeys, id: string): string {
-  return `${keys.waitersPrefix}${id}`;
-}
-
 /** What a waiter key says (for `agentctl lock status`). */
-export function waiterValue(since: Date): string {
+function waiterValue(since: Date): string {
   return JSON.stringify({ since: since.toISOString() });
 }
 
@@ -103,7 +98,7 @@ export async function waitInLine(
       inLine: true,
       predecessor: second?.key,
       revision: result.revision,
-      front: waiterIds(oldest?.kvs, keys),
+      front: idsUnder(oldest?.kvs, keys.waitersPrefix),
       fresh: true,
       ahead: Math.max(0, (newest?.count ?? 1) - 1), // the range's count is of every waiter, us included
     };
@@ -118,7 +113,7 @@ export async function waitInLine(
       ctx.signal,
     );
     const [semaphoreRange, mine, before, oldest] = result.ranges;
-    const front = waiterIds(oldest?.kvs, keys);
+    const front = idsUnder(oldest?.kvs, keys.waitersPrefix);
     const index = front.indexOf(id);
     return {
       state: stateFromKv(semaphoreRange?.kvs[0], semaphoreWhere(gateway, keys)),
@@ -189,7 +184,7 @@ export async function waitInLine(
     if (freeSlots(state.semaphore) > 1) {
       if (!front) {
         const read = await gateway.txn([], [oldestOp(keys.waitersPrefix, freeSlots(state.semaphore) + 1)], [], ctx.signal);
-        front = waiterIds(read.ranges[0]?.kvs, keys);
+        front = idsUnder(read.ranges[0]?.kvs, keys.waitersPrefix);
       }
       handTo = handOver(withHolder(state.semaphore, id), front, id).handedTo;
     }

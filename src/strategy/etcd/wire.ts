@@ -58,6 +58,16 @@ export function groupKeys(keyPrefix: string, group: string): GroupKeys {
   };
 }
 
+/** `waiters/<id>`: the leased key a node waits in line with. */
+export function waiterKey(keys: GroupKeys, id: string): string {
+  return `${keys.waitersPrefix}${id}`;
+}
+
+/** The node ids of a range of keys under `prefix` (waiters, holder leases, expiry markers). */
+export function idsUnder(kvs: readonly KeyValue[] | undefined, prefix: string): string[] {
+  return (kvs ?? []).map((kv) => kv.key.slice(prefix.length));
+}
+
 export interface KeyValue {
   key: string;
   value: string;

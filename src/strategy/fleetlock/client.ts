@@ -4,6 +4,7 @@
  * restart at any point is harmless.
  */
 import { readFileSync } from "node:fs";
+import { rootCertificates } from "node:tls";
 import { AgentError } from "../../errors.js";
 import { systemClock, type Clock } from "../../host/clock.js";
 import { exchange, HttpRequestError } from "../../host/http.js";
@@ -60,12 +61,16 @@ const MAX_LOGGED_BODY_CHARS = 512;
 /** FleetLock replies are a short JSON object; anything this big is not one. */
 const MAX_REPLY_BYTES = 64 * 1024;
 
-/** The real HTTP adapter: no redirects (the protocol header exists to refuse them), no retries of its own. */
-export function nodeFleetLockHttp(ca?: string): FleetLockHttp {
+/**
+ * The real HTTP adapter: no redirects (the protocol header exists to refuse them), no retries of its own.
+ * A CA bundle is trusted in addition to the system roots (a `ca` alone would replace them), as for the graph.
+ */
+function nodeFleetLockHttp(ca?: string): FleetLockHttp {
+  const tls = ca === undefined ? undefined : { ca: [...rootCertificates, ca] };
   return {
     post: ({ url, body, headers, timeoutMs, signal }) =>
       exchange(
-        { url: new URL(url), method: "POST", headers: { "user-agent": "update-agent", ...headers }, body, timeoutMs, tls: { ca }, signal },
+        { url: new URL(url), method: "POST", headers: { "user-agent": "update-agent", ...headers }, body, timeoutMs, tls, signal },
         MAX_REPLY_BYTES,
       ),
   };

@@ -2,7 +2,7 @@
 import { DateTime } from "luxon";
 import { currentWindow, nextOpening, OPEN_SPAN_HORIZON_MS } from "./timeline.js";
 import type { Schedule } from "./types.js";
-import { DAY_MS, MINUTE_MS } from "./zone.js";
+import { DAY_MS, MINUTE_MS, WEEK_MS } from "./zone.js";
 
 /**
  * One sentence about the next opening, e.g. "next window opens Tue 2026-12-01 23:00 CET, in 2 days 4 hours",
@@ -18,9 +18,13 @@ export function describeNextOpening(schedule: Schedule, now: Date): string {
     const closes = `${formatInstant(open.end, zone)}, in ${formatDuration(open.end.getTime() - now.getTime())}`;
     return `a window is open now (${since}) and closes ${closes}`;
   }
-  const next = nextOpening(schedule, now);
+  return describeOpeningAt(schedule, now, nextOpening(schedule, now));
+}
+
+/** The closed case of `describeNextOpening`, for a caller that already has `nextOpening(schedule, now)`. */
+export function describeOpeningAt(schedule: Schedule, now: Date, next: Date | null): string {
   if (!next) return "no window opens in the next four years";
-  return `next window opens ${formatInstant(next, zone)}, in ${formatDuration(next.getTime() - now.getTime())}`;
+  return `next window opens ${formatInstant(next, schedule.timeZone)}, in ${formatDuration(next.getTime() - now.getTime())}`;
 }
 
 /** `Tue 2026-12-01 23:00 CET`: the wall-clock reading in `zone`, with the zone's abbreviation. */
@@ -62,5 +66,5 @@ function zoneAbbreviation(local: DateTime): string {
 }
 
 function horizonWeeks(): number {
-  return OPEN_SPAN_HORIZON_MS / (7 * DAY_MS);
+  return OPEN_SPAN_HORIZON_MS / WEEK_MS;
 }

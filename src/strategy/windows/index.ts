@@ -13,7 +13,7 @@ export {
   weekLayout,
   type CurrentWindow,
 } from "./timeline.js";
-export { describeNextOpening, formatDuration, formatInstant, formatIso } from "./describe.js";
+export { describeNextOpening, describeOpeningAt, formatDuration, formatInstant, formatIso } from "./describe.js";
 export { renderWeekGrid, upcomingOpening } from "./grid.js";
 export {
   WEEKDAYS,
